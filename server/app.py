@@ -1,0 +1,130 @@
+"""``create_app(settings)``: the one place plugins, routers, middleware and lifespan meet."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from server import __version__
+from server.auth.guards import principal_of
+from server.auth.middleware import AuthMiddleware
+from server.db.engine import create_engine, create_sessionmaker
+from server.db.migrate import pending_heads, upgrade
+from server.db.session import provide_db
+from server.errors import ServiceUnavailable
+from server.logging import RequestLogMiddleware, configure_logging
+from server.problems import exception_handlers
+from server.routes import api_handlers, root_handlers
+from server.settings import Settings
+
+__all__ = ["LifespanHook", "create_app"]
+
+logger = logging.getLogger("fieldline.app")
+
+LifespanHook = Callable[[Litestar], Awaitable[None]]
+"""Started after the database is ready (e.g. the scheduler); stopped hooks run in reverse."""
+
+
+def _require_authentication(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    if handler.opt.get("public"):
+        return
+    principal_of(connection)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    on_start: list[LifespanHook] | None = None,
+    on_stop: list[LifespanHook] | None = None,
+) -> Litestar:
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.is_sqlite = engine.dialect.name == "sqlite"
+        try:
+            await _ensure_schema(settings, engine)
+            for hook in [*_default_start_hooks(settings), *(on_start or [])]:
+                await hook(app)
+            yield
+        finally:
+            for hook in reversed([*_default_stop_hooks(settings), *(on_stop or [])]):
+                try:
+                    await hook(app)
+                except Exception:
+                    logger.exception("error while stopping")
+            await engine.dispose()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=api_handlers(),
+        guards=[_require_authentication],
+        dependencies={"db": Provide(provide_db)},
+        security=[{"bearer": []}, {"apiKey": []}],
+    )
+    app = Litestar(
+        route_handlers=[api, *root_handlers()],
+        lifespan=[lifespan],
+        middleware=[RequestLogMiddleware(), AuthMiddleware()],
+        exception_handlers=exception_handlers,
+        dependencies={"db": Provide(provide_db)},
+        request_max_body_size=settings.max_body_bytes,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=4096),
+        openapi_config=OpenAPIConfig(
+            title="Fieldline API",
+            version=__version__,
+            description="Field force automation with offline sync. Errors are RFC 9457 "
+            "problem+json. See docs/api.md.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                    "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                }
+            ),
+        ),
+        debug=False,
+    )
+    app.state.settings = settings
+    return app
+
+
+async def _ensure_schema(settings: Settings, engine: Any) -> None:
+    if settings.should_auto_migrate:
+        import asyncio
+
+        await asyncio.to_thread(upgrade, settings.database_url)
+        return
+    missing = await pending_heads(engine)
+    if missing:
+        raise ServiceUnavailable(
+            "the database schema is not up to date (missing migrations: "
+            + ", ".join(sorted(missing))
+            + "); run `fieldline migrate` (or `make migrate`) against "
+            "FIELDLINE_DATABASE_URL first"
+        )
+
+
+def _default_start_hooks(settings: Settings) -> list[LifespanHook]:
+    return []
+
+
+def _default_stop_hooks(settings: Settings) -> list[LifespanHook]:
+    return []

@@ -1,0 +1,53 @@
+"""Imports every mapped class so ``Base.metadata`` is complete (Alembic, tests, create_all)."""
+
+from server.accounts.models import Account, Contact
+from server.audit.models import AuditEntry
+from server.auth.models import ApiKey, Device, LoginAttempt, User
+from server.catalog.models import Price, PriceList, Product
+from server.db.base import Base
+from server.leads.models import Lead
+from server.opportunities.models import Opportunity
+from server.orders.models import Order, OrderLine
+from server.org.models import Region, Territory
+from server.sync.models import (
+    ChangeLog,
+    ConflictRecord,
+    DeviceSyncState,
+    PushReceipt,
+    QuarantinedMutation,
+    SyncMeta,
+    SyncRecord,
+)
+from server.tickets.models import Ticket, TicketComment
+from server.visits.models import Visit, VisitNote
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "ChangeLog",
+    "ConflictRecord",
+    "Contact",
+    "Device",
+    "DeviceSyncState",
+    "Lead",
+    "LoginAttempt",
+    "Opportunity",
+    "Order",
+    "OrderLine",
+    "Price",
+    "PriceList",
+    "Product",
+    "PushReceipt",
+    "QuarantinedMutation",
+    "Region",
+    "SyncMeta",
+    "SyncRecord",
+    "Territory",
+    "Ticket",
+    "TicketComment",
+    "User",
+    "Visit",
+    "VisitNote",
+]

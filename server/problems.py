@@ -1,0 +1,133 @@
+"""Every error leaves as RFC 9457 problem+json naming what was wrong (and, where one field is to
+blame, which)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from server.errors import FieldlineError
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "exception_handlers", "problem_response"]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+logger = logging.getLogger("fieldline.errors")
+_AT_PATH = re.compile(r"at `\$\.?([^`]*)`")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+}
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    slug: str | None = None,
+    field: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"https://fieldline.dev/problems/{slug or _SLUGS.get(status, 'error')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if field:
+        body["field"] = field
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _on_fieldline_error(request: Request[Any, Any, Any], exc: FieldlineError) -> Response[Any]:
+    if exc.status >= 500:
+        logger.error("service error: %s", exc.detail)
+    body = exc.problem(request.url.path)
+    return Response(body, status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers)
+
+
+def _field_from_message(message: str) -> str | None:
+    unknown = _UNKNOWN_FIELD.search(message)
+    at = _AT_PATH.search(message)
+    path = at.group(1) if at else ""
+    if unknown:
+        return f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+    return path or None
+
+
+def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors: list[dict[str, Any]] = []
+    if isinstance(exc.extra, list):
+        errors = [e for e in exc.extra if isinstance(e, dict)]
+    field = None
+    detail = exc.detail or "invalid request"
+    if errors:
+        first = errors[0]
+        message = str(first.get("message", ""))
+        field = first.get("key") or _field_from_message(message)
+        if first.get("source") == "body" or first.get("key") is None:
+            field = _field_from_message(message) or field
+        detail = message or detail
+    elif exc.detail:
+        field = _field_from_message(exc.detail)
+    return problem_response(
+        request,
+        status=400,
+        title="Bad request",
+        detail=detail,
+        field=field,
+        extra={"errors": errors} if errors else None,
+    )
+
+
+def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if status >= 500:
+        logger.exception("unhandled HTTP error")
+    title = {413: "Payload too large", 404: "Not found", 405: "Method not allowed"}.get(
+        status, "Error"
+    )
+    return problem_response(
+        request,
+        status=status,
+        title=title,
+        detail=str(exc.detail),
+        headers=exc.headers or None,
+    )
+
+
+def _on_unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        title="Internal error",
+        detail="the server failed to handle this request; it has been logged",
+        slug="internal",
+    )
+
+
+exception_handlers: dict[Any, Any] = {
+    FieldlineError: _on_fieldline_error,
+    ValidationException: _on_validation,
+    HTTPException: _on_http_exception,
+    Exception: _on_unhandled,
+}

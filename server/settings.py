@@ -1,0 +1,89 @@
+"""Settings, read once from FIELDLINE_* environment variables and passed in explicitly.
+
+Nothing reads the environment at import time: ``Settings.from_env()`` is called by the CLI (or a
+test) and the result handed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = ["DEFAULT_SECRET", "Settings", "SettingsError"]
+
+DEFAULT_SECRET = "fieldline-development-secret-do-not-use-in-production"
+
+
+class SettingsError(ValueError):
+    """The environment holds a setting that cannot be used (bad type, default secret in
+    production, …)."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./fieldline.db"
+    secret_key: str = DEFAULT_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8000
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    max_body_bytes: int = 8 * 1024 * 1024
+    login_max_failures: int = 5
+    login_window_s: int = 15 * 60
+    sync_retention_days: int = 45
+    """How long the change log keeps history; a device offline longer re-bootstraps (HTTP 410)."""
+    sync_page_size: int = 1000
+    max_future_skew_s: int = 300
+    """A pushed clock stamp further ahead of the server than this is clamped (docs/sync.md)."""
+    scheduler_enabled: bool = True
+    auto_migrate: bool | None = None
+    """Migrate on start-up. Default: yes on SQLite outside production, never on PostgreSQL."""
+    log_level: str = "INFO"
+    log_requests: bool = True
+    min_visit_minutes: int = 5
+    max_travel_kmh: float = 130.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        for field in msgspec.structs.fields(cls):
+            key = f"FIELDLINE_{field.name.upper()}"
+            if key in environ:
+                raw[field.name] = environ[key]
+        # HOST and PORT are the conventional names a platform (and `make run`) sets.
+        for plain, name in (("HOST", "host"), ("PORT", "port")):
+            if plain in environ and f"FIELDLINE_{plain}" not in environ:
+                raw[name] = environ[plain]
+        raw.update(overrides)
+        try:
+            settings = msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(f"invalid setting: {exc}") from exc
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
+            raise SettingsError(
+                "FIELDLINE_SECRET_KEY is the development default; set a long random secret "
+                "before running with FIELDLINE_ENV=production"
+            )
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise SettingsError("FIELDLINE_SECRET_KEY must be at least 32 characters in production")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.is_sqlite and self.env != "production"
+
+    def replace(self, **changes: Any) -> Settings:
+        return msgspec.structs.replace(self, **changes)

@@ -1,0 +1,195 @@
+"""The sync wire messages: what a device pushes and what a pull returns.
+
+Every message is a frozen msgspec Struct. Kinds that share a list are tagged (``"kind"`` field)
+so one decoder reads them and code dispatches with ``match``. Schemas only grow: a new field
+gets a default, nothing is renamed, reordered or retyped (docs/sync.md, "Evolution").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Applied",
+    "Change",
+    "ConflictNotice",
+    "Delete",
+    "Eviction",
+    "Merged",
+    "Mutation",
+    "PullItem",
+    "PullPage",
+    "PushRequest",
+    "PushResponse",
+    "RejectReason",
+    "Rejected",
+    "Result",
+    "ScopeChecksum",
+    "Upsert",
+]
+
+PROTOCOL_VERSION = 1
+"""Sent by devices in the ``X-Fieldline-Protocol`` header; the server answers 426 when it cannot
+speak a device's version."""
+
+Seq = Annotated[int, msgspec.Meta(ge=1)]
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Entity = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+Hlc = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+
+RejectReason = Literal[
+    "validation",
+    "out_of_scope",
+    "illegal_transition",
+    "server_owned_field",
+    "unknown_entity",
+    "unknown_record",
+    "deleted",
+    "transaction_failed",
+]
+"""Machine-readable reasons a mutation is refused; docs/sync.md has one row per reason."""
+
+
+class _Msg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="kind"):
+    pass
+
+
+class Upsert(_Msg, tag="upsert"):
+    """Create a record or change some of its fields.
+
+    ``fields`` holds only the fields the device changed (for a create: all it set). ``seq`` is the
+    per-device sequence number (1, 2, 3… never reused); ``tx`` groups the mutations of one client
+    transaction, which the server applies whole or rejects whole.
+    """
+
+    seq: Seq
+    tx: Id
+    entity: Entity
+    id: Id
+    fields: dict[str, Any]
+    hlc: Hlc
+    base_version: int | None = None
+
+
+class Delete(_Msg, tag="delete"):
+    seq: Seq
+    tx: Id
+    entity: Entity
+    id: Id
+    hlc: Hlc
+    base_version: int | None = None
+
+
+Mutation = Upsert | Delete
+
+
+class PushRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    device_id: Id
+    mutations: list[Mutation]
+    hlc: Hlc | None = None
+    """The device's clock when it sent the batch; lets the server notice gross skew."""
+    pending: int | None = None
+    """How many mutations the device's outbox holds in all (this batch included)."""
+    oldest_pending_at: str | None = None
+    """ISO 8601 time the oldest unsent mutation was captured; shown on the sync health page."""
+
+
+class Applied(_Msg, tag="applied"):
+    seq: int
+    entity: str
+    id: str
+    version: int
+
+
+class Merged(_Msg, tag="merged"):
+    """Applied, but some fields kept another value: ``fields`` holds the resolved values of every
+    field the mutation named, ``discarded`` the names of the fields where the device lost."""
+
+    seq: int
+    entity: str
+    id: str
+    version: int
+    fields: dict[str, Any]
+    discarded: list[str] = []
+
+
+class Rejected(_Msg, tag="rejected"):
+    seq: int
+    entity: str
+    id: str
+    reason: RejectReason
+    detail: str
+    field: str | None = None
+    current: dict[str, Any] | None = None
+    """The record's current server state where it explains the refusal (e.g. an order's status)."""
+
+
+Result = Applied | Merged | Rejected
+
+
+class PushResponse(msgspec.Struct, frozen=True, kw_only=True):
+    results: list[Result]
+    server_hlc: str
+
+
+class Change(_Msg, tag="change"):
+    """A record's state after a change: ``op`` upsert carries every synced field, ``op`` delete
+    carries none (the device removes the record)."""
+
+    entity: str
+    id: str
+    op: Literal["upsert", "delete"]
+    version: int
+    fields: dict[str, Any] = {}
+
+
+class Eviction(_Msg, tag="evict"):
+    """The record left the caller's scope (not deleted): the device drops its copy."""
+
+    entity: str
+    id: str
+
+
+class ConflictNotice(_Msg, tag="conflict"):
+    """A value this device sent was discarded by a conflict rule."""
+
+    conflict_id: int
+    entity: str
+    id: str
+    field: str
+    kept: Any
+    discarded: Any
+    kept_hlc: str | None
+    discarded_hlc: str | None
+    kept_origin: str | None
+    discarded_origin: str | None
+    rule: str
+
+
+PullItem = Change | Eviction | ConflictNotice
+
+
+class ScopeChecksum(msgspec.Struct, frozen=True, kw_only=True):
+    """Per entity: how many records the caller's scope holds and an order-free digest of
+    (id, version) pairs, so a device can find which entity drifted and re-fetch only that."""
+
+    entity: str
+    count: int
+    digest: str
+
+
+class PullPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[PullItem]
+    cursor: str
+    more: bool
+    snapshot: bool = False
+    """True while the device is being bootstrapped from a snapshot of its scope."""
+    reset: bool = False
+    """True on the first page of a bootstrap: the device replaces its synced data with what
+    follows (its outbox is kept and rebased on top)."""
+    retention_days: int = 30
+    server_hlc: str = ""
+    checksums: list[ScopeChecksum] | None = None

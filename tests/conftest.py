@@ -1,0 +1,87 @@
+"""Fixtures shared by the whole suite.
+
+``store`` is a test parameter: every test that asks for it runs on SQLite and, when
+FIELDLINE_TEST_DATABASE_URL is set, on PostgreSQL. Without that variable the PostgreSQL runs are
+skipped with the reason; with it, a connection failure fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from server.app import create_app
+from server.settings import Settings
+from tests.stores import PG_ENV, Store, StoreFactory
+
+_STORE_PARAMS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(scope="session")
+def store_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreFactory]:
+    factory = StoreFactory(tmp_path_factory.mktemp("stores"), os.environ.get(PG_ENV) or None)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(params=_STORE_PARAMS)
+def store(request: pytest.FixtureRequest, store_factory: StoreFactory) -> Iterator[Store]:
+    if request.param == "postgres":
+        if store_factory.pg_url is None:
+            pytest.skip(f"PostgreSQL run skipped: set {PG_ENV}=postgresql+asyncpg://… to run it")
+        created = store_factory.postgres()
+    else:
+        created = store_factory.sqlite()
+    yield created
+    store_factory.drop(created)
+
+
+@pytest.fixture
+def sqlite_store(store_factory: StoreFactory) -> Iterator[Store]:
+    """For tests whose subject does not depend on the store (pure HTTP behaviour)."""
+    created = store_factory.sqlite()
+    yield created
+    store_factory.drop(created)
+
+
+@pytest.fixture
+def settings(store: Store) -> Settings:
+    return test_settings(store)
+
+
+def test_settings(store: Store, **overrides: object) -> Settings:
+    return Settings(
+        env="test",
+        database_url=store.url,
+        scheduler_enabled=False,
+        auto_migrate=False,
+        log_requests=False,
+        log_level="WARNING",
+        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+    ).replace(**overrides)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = Path(__file__).parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
