@@ -49,6 +49,7 @@ RejectReason = Literal[
     "unknown_record",
     "deleted",
     "transaction_failed",
+    "read_only",
 ]
 """Machine-readable reasons a mutation is refused; docs/sync.md has one row per reason."""
 

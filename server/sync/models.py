@@ -39,6 +39,7 @@ class ChangeLog(Base):
         Index("ix_sync_change_log_device_seq", "device_id", "seq"),
         Index("ix_sync_change_log_txid", "txid"),
         Index("ix_sync_change_log_entity_seq", "entity", "seq"),
+        Index("ix_sync_change_log_event_seq", "event", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -58,6 +59,9 @@ class ChangeLog(Base):
     device_id: Mapped[str | None] = mapped_column(String(36), default=None)
     """Set for rows meant for one device only (conflict notices)."""
     origin_device_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    event: Mapped[str | None] = mapped_column(String(40), default=None)
+    """A business event this change carries (``order.submitted``, ``order.status_changed``,
+    ``ticket.opened``, ``lead.assigned``): the back-office feed and webhooks read these."""
 
 
 class SyncRecord(Base):

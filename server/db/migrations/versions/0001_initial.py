@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-23 11:27:38.998702
+Create Date: 2026-11-23 11:34:15.834864
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,6 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 import server.db.types
-from sqlalchemy.dialects import postgresql
 
 revision: str = '0001_initial'
 down_revision: str | Sequence[str] | None = None
@@ -118,12 +117,14 @@ def upgrade() -> None:
     sa.Column('public', sa.Boolean(), nullable=False),
     sa.Column('device_id', sa.String(length=36), nullable=True),
     sa.Column('origin_device_id', sa.String(length=36), nullable=True),
+    sa.Column('event', sa.String(length=40), nullable=True),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_sync_change_log'))
     )
     with op.batch_alter_table('sync_change_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sync_change_log_at'), ['at'], unique=False)
         batch_op.create_index('ix_sync_change_log_device_seq', ['device_id', 'seq'], unique=False)
         batch_op.create_index('ix_sync_change_log_entity_seq', ['entity', 'seq'], unique=False)
+        batch_op.create_index('ix_sync_change_log_event_seq', ['event', 'seq'], unique=False)
         batch_op.create_index('ix_sync_change_log_public_seq', ['public', 'seq'], unique=False)
         batch_op.create_index('ix_sync_change_log_region_seq', ['region_id', 'seq'], unique=False)
         batch_op.create_index('ix_sync_change_log_territory_seq', ['territory_id', 'seq'], unique=False)
@@ -718,6 +719,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_sync_change_log_territory_seq')
         batch_op.drop_index('ix_sync_change_log_region_seq')
         batch_op.drop_index('ix_sync_change_log_public_seq')
+        batch_op.drop_index('ix_sync_change_log_event_seq')
         batch_op.drop_index('ix_sync_change_log_entity_seq')
         batch_op.drop_index('ix_sync_change_log_device_seq')
         batch_op.drop_index(batch_op.f('ix_sync_change_log_at'))
