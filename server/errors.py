@@ -8,6 +8,7 @@
     ├── Conflict                   409  illegal state transition, duplicate; carries current state
     ├── Gone                       410  a sync cursor older than the compaction horizon
     ├── PayloadTooLarge            413
+    ├── UnsupportedMediaType       415
     ├── UnprocessableEntity        422  well-formed but breaks a domain rule
     ├── UpgradeRequired            426  the device speaks a protocol version we do not
     ├── RateLimited                429
@@ -30,6 +31,7 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
     "UnprocessableEntity",
+    "UnsupportedMediaType",
     "UpgradeRequired",
 ]
 
@@ -94,6 +96,10 @@ class Gone(FieldlineError):
 
 class PayloadTooLarge(FieldlineError):
     status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class UnsupportedMediaType(FieldlineError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
 
 
 class UnprocessableEntity(FieldlineError):

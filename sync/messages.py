@@ -58,7 +58,7 @@ class _Msg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     pass
 
 
-class Upsert(_Msg, tag="upsert"):
+class Upsert(_Msg, tag="upsert", frozen=True):
     """Create a record or change some of its fields.
 
     ``fields`` holds only the fields the device changed (for a create: all it set). ``seq`` is the
@@ -75,7 +75,7 @@ class Upsert(_Msg, tag="upsert"):
     base_version: int | None = None
 
 
-class Delete(_Msg, tag="delete"):
+class Delete(_Msg, tag="delete", frozen=True):
     seq: Seq
     tx: Id
     entity: Entity
@@ -98,14 +98,14 @@ class PushRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """ISO 8601 time the oldest unsent mutation was captured; shown on the sync health page."""
 
 
-class Applied(_Msg, tag="applied"):
+class Applied(_Msg, tag="applied", frozen=True):
     seq: int
     entity: str
     id: str
     version: int
 
 
-class Merged(_Msg, tag="merged"):
+class Merged(_Msg, tag="merged", frozen=True):
     """Applied, but some fields kept another value: ``fields`` holds the resolved values of every
     field the mutation named, ``discarded`` the names of the fields where the device lost."""
 
@@ -117,7 +117,7 @@ class Merged(_Msg, tag="merged"):
     discarded: list[str] = []
 
 
-class Rejected(_Msg, tag="rejected"):
+class Rejected(_Msg, tag="rejected", frozen=True):
     seq: int
     entity: str
     id: str
@@ -136,7 +136,7 @@ class PushResponse(msgspec.Struct, frozen=True, kw_only=True):
     server_hlc: str
 
 
-class Change(_Msg, tag="change"):
+class Change(_Msg, tag="change", frozen=True):
     """A record's state after a change: ``op`` upsert carries every synced field, ``op`` delete
     carries none (the device removes the record)."""
 
@@ -147,14 +147,14 @@ class Change(_Msg, tag="change"):
     fields: dict[str, Any] = {}
 
 
-class Eviction(_Msg, tag="evict"):
+class Eviction(_Msg, tag="evict", frozen=True):
     """The record left the caller's scope (not deleted): the device drops its copy."""
 
     entity: str
     id: str
 
 
-class ConflictNotice(_Msg, tag="conflict"):
+class ConflictNotice(_Msg, tag="conflict", frozen=True):
     """A value this device sent was discarded by a conflict rule."""
 
     conflict_id: int
@@ -194,3 +194,6 @@ class PullPage(msgspec.Struct, frozen=True, kw_only=True):
     retention_days: int = 30
     server_hlc: str = ""
     checksums: list[ScopeChecksum] | None = None
+    entity: str | None = None
+    """Set on the pages of a one-entity re-fetch (checksum repair): ``reset`` then applies to
+    that entity only."""

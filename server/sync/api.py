@@ -1,0 +1,215 @@
+"""``POST /api/v1/sync/push`` and ``GET /api/v1/sync/pull``, plus the conflict log and the
+quarantine for managers. Both sync endpoints speak JSON or MessagePack (Content-Type / Accept)
+and check the protocol version header once, here at the edge."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.guards import principal_of, requires_role, requires_user
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.db.base import utcnow
+from server.errors import BadRequest, FieldlineError, UnsupportedMediaType, UpgradeRequired
+from server.sync import pull as pull_service
+from server.sync import push as push_service
+from server.sync.log import compact
+from server.sync.models import ConflictRecord, DeviceSyncState, QuarantinedMutation
+from sync import codec
+from sync.errors import MalformedMessage, ProtocolMismatch, SyncError
+
+__all__ = ["SyncController"]
+
+_PULL_TOUCH_INTERVAL_S = 60.0
+_last_pull_touch: dict[str, float] = {}
+
+
+class ConflictOut(msgspec.Struct, kw_only=True):
+    id: int
+    at: datetime
+    entity: str
+    record_id: str
+    field: str
+    kept: Any
+    discarded: Any
+    kept_hlc: str | None
+    discarded_hlc: str | None
+    kept_origin: str | None
+    discarded_origin: str | None
+    rule: str
+    loser_user_id: str | None
+
+
+class QuarantineOut(msgspec.Struct, kw_only=True):
+    id: int
+    at: datetime
+    device_id: str
+    user_id: str
+    seq: int
+    tx: str
+    entity: str
+    record_id: str
+    reason: str
+    detail: str
+    mutation: dict[str, Any]
+
+
+class CompactIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+
+
+class CompactOut(msgspec.Struct, kw_only=True):
+    removed: int
+    retention_days: int
+
+
+def _check_protocol(request: Request[Any, Any, Any]) -> None:
+    try:
+        codec.check_protocol(request.headers.get(codec.PROTOCOL_HEADER))
+    except ProtocolMismatch as exc:
+        raise UpgradeRequired(exc.detail, extra={"code": exc.reason}) from exc
+    except MalformedMessage as exc:
+        raise BadRequest(exc.detail, field=codec.PROTOCOL_HEADER) from exc
+
+
+def _as_http(exc: SyncError) -> FieldlineError:
+    kind = UnsupportedMediaType if exc.http_status == 415 else BadRequest
+    return kind(exc.detail, extra={"code": exc.reason})
+
+
+def _encoded(
+    msg: Any, request: Request[Any, Any, Any], fallback: str | None = None
+) -> Response[bytes]:
+    accept = request.headers.get("accept")
+    media_type = codec.negotiate(accept) if accept else codec.canonical_media_type(fallback)
+    return Response(codec.encode(msg, media_type), media_type=media_type)
+
+
+class SyncController(Controller):
+    path = "/sync"
+    tags = ("sync",)
+
+    @post("/push", guards=[requires_user], summary="Push outbox mutations", status_code=200)
+    async def push(
+        self, request: Request[Any, Any, Any], db: AsyncSession, state: State
+    ) -> Response[bytes]:
+        _check_protocol(request)
+        content_type = request.headers.get("content-type")
+        body = await request.body()
+        try:
+            message = codec.decode_push(body, content_type)
+        except MalformedMessage as exc:
+            raise _as_http(exc) from exc
+        result = await push_service.push(db, principal_of(request), message, state.settings)
+        return _encoded(result, request, content_type)
+
+    @get("/pull", guards=[requires_user], summary="Pull changes after a cursor")
+    async def pull(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        state: State,
+        cursor: str | None = None,
+        limit: Annotated[int | None, Parameter(ge=1, le=5000)] = None,
+        checksums: bool = False,
+        resync: Annotated[str | None, Parameter(max_length=40)] = None,
+    ) -> Response[bytes]:
+        _check_protocol(request)
+        principal = principal_of(request)
+        page = await pull_service.pull(
+            db,
+            principal,
+            state.settings,
+            cursor=cursor,
+            limit=limit or state.settings.sync_page_size,
+            checksums=checksums,
+            resync=resync,
+        )
+        await _touch_pull(state, principal)
+        return _encoded(page, request)
+
+    @get(
+        "/conflicts",
+        guards=[requires_role(Role.MANAGER, Role.REP)],
+        summary="Values discarded by conflict rules",
+    )
+    async def conflicts(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> list[ConflictOut]:
+        principal = principal_of(request)
+        stmt = select(ConflictRecord).order_by(ConflictRecord.id.desc()).limit(limit)
+        if principal.role is Role.MANAGER:
+            stmt = stmt.where(ConflictRecord.region_id == principal.region_id)
+        elif principal.role is Role.REP:
+            stmt = stmt.where(ConflictRecord.loser_user_id == principal.user_id)
+        rows = (await db.execute(stmt)).scalars()
+        return [
+            ConflictOut(**{f: getattr(r, f) for f in ConflictOut.__struct_fields__}) for r in rows
+        ]
+
+    @get(
+        "/quarantine",
+        guards=[requires_role(Role.MANAGER, Role.REP)],
+        summary="Mutations the server refused",
+    )
+    async def quarantine(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> list[QuarantineOut]:
+        principal = principal_of(request)
+        stmt = select(QuarantinedMutation).order_by(QuarantinedMutation.id.desc()).limit(limit)
+        if principal.role is Role.MANAGER:
+            stmt = stmt.where(QuarantinedMutation.region_id == principal.region_id)
+        elif principal.role is Role.REP:
+            stmt = stmt.where(QuarantinedMutation.user_id == principal.user_id)
+        rows = (await db.execute(stmt)).scalars()
+        return [
+            QuarantineOut(**{f: getattr(r, f) for f in QuarantineOut.__struct_fields__})
+            for r in rows
+        ]
+
+    @post("/compact", guards=[requires_role(Role.ADMIN)], summary="Compact the change log")
+    async def compact(self, data: CompactIn, db: AsyncSession, state: State) -> CompactOut:
+        days = data.retention_days or state.settings.sync_retention_days
+        removed = await compact(db, retention_days=days)
+        return CompactOut(removed=removed, retention_days=days)
+
+
+async def _touch_pull(state: State, principal: Principal) -> None:
+    """Note the device's last pull for the sync health page, at most once a minute and in a
+    transaction of its own, so a pull stays a reader and never waits for the write lock."""
+    device_id = principal.device_id
+    if device_id is None:
+        return
+    now = time.monotonic()
+    if now - _last_pull_touch.get(device_id, 0.0) < _PULL_TOUCH_INTERVAL_S:
+        return
+    _last_pull_touch[device_id] = now
+
+    async with state.sessionmaker() as session:
+        result = await session.execute(
+            update(DeviceSyncState)
+            .where(DeviceSyncState.device_id == device_id)
+            .values(last_pull_at=utcnow())
+        )
+        if result.rowcount == 0 and principal.user_id:
+            session.add(
+                DeviceSyncState(
+                    device_id=device_id, user_id=principal.user_id, last_pull_at=utcnow()
+                )
+            )
+        await session.commit()

@@ -1,0 +1,272 @@
+"""Change capture: every ORM write of a syncable record becomes change-log rows, in the same
+transaction, whatever code path made it (a device push, a manager's PATCH, the back office's
+status write-back, the lead engine).
+
+Theory of operation
+-------------------
+``before_flush`` bumps the version of each changed record and stamps the changed fields with the
+server's hybrid logical clock — unless the writer set ``version`` itself (the push path does: it
+knows the device's clocks and has merged them).
+
+``after_flush`` then, for every new or changed record:
+  1. serialises its synced fields (the wire form devices store);
+  2. computes its scope keys and compares them with the keys stored for it in ``sync_records``;
+     if they differ, the old audience gets an ``evict`` row first (and children whose scope
+     follows this record — an account's contacts and tickets — are evicted and re-announced);
+  3. appends an ``upsert`` (or ``delete``) row with the new keys and any business event;
+  4. upserts the record's current state into ``sync_records`` (what bootstrap reads).
+Rows are inserted with Core statements on the flush's connection, so they commit or roll back
+with the change itself: a pull can never see half of a client transaction.
+On PostgreSQL every row also records ``pg_current_xact_id()`` for the snapshot cursor
+(server/sync/log.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, insert, literal_column, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.attributes import get_history
+
+from server.db.base import SyncableMixin, utcnow
+from server.sync.clock import server_clock
+from server.sync.entities import synced_columns, wire_record
+from server.sync.models import ChangeLog, SyncRecord
+from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
+
+__all__ = ["install", "origin_device"]
+
+_installed = False
+ORIGIN_KEY = "fieldline.origin_device"
+
+
+def install() -> None:
+    """Attach the hooks to every ORM session of the process (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "before_flush", _before_flush)
+    event.listen(Session, "after_flush", _after_flush)
+    _installed = True
+
+
+def origin_device(session: Session, device_id: str | None) -> None:
+    """Name the device whose push causes the writes of this session (kept on change rows)."""
+    session.info[ORIGIN_KEY] = device_id
+
+
+def _changed_fields(obj: SyncableMixin, entity: str) -> list[str]:
+    return [name for name in synced_columns(entity) if get_history(obj, name).has_changes()]
+
+
+def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
+    for obj in session.dirty:
+        if not isinstance(obj, SyncableMixin) or not session.is_modified(obj):
+            continue
+        if get_history(obj, "version").has_changes():
+            continue  # the writer merged clocks itself (device push)
+        entity = type(obj).__sync_entity__
+        changed = _changed_fields(obj, entity)
+        deleting = get_history(obj, "deleted_at").has_changes()
+        if not changed and not deleting:
+            continue
+        obj.version = (obj.version or 0) + 1
+        stamp = server_clock.now()
+        clocks = dict(obj.field_clocks or {})
+        for name in changed:
+            clocks[name] = [stamp, obj.version]
+        if deleting:
+            clocks["_deleted"] = [stamp, obj.version]
+        obj.field_clocks = clocks
+
+
+def _event_for(entity: str, obj: Any, is_new: bool) -> str | None:
+    if entity == "order":
+        history = get_history(obj, "status")
+        if is_new or history.has_changes():
+            before = None if is_new else (history.deleted[0] if history.deleted else None)
+            if obj.status == "submitted" and before != "submitted":
+                return "order.submitted"
+            if not is_new and before is not None and before != obj.status:
+                return "order.status_changed"
+    elif entity == "ticket" and is_new:
+        return "ticket.opened"
+    elif (
+        entity == "lead"
+        and obj.assignee_id is not None
+        and (is_new or get_history(obj, "assignee_id").has_changes())
+    ):
+        return "lead.assigned"
+    return None
+
+
+def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
+    changed: list[tuple[SyncableMixin, str, bool]] = []
+    for obj in session.new:
+        if isinstance(obj, SyncableMixin):
+            changed.append((obj, type(obj).__sync_entity__, True))
+    for obj in session.dirty:
+        if not isinstance(obj, SyncableMixin) or obj in session.new:
+            continue
+        entity = type(obj).__sync_entity__
+        if get_history(obj, "version").has_changes():
+            changed.append((obj, entity, False))
+    if not changed:
+        return
+
+    conn = session.connection()
+    resolver = ScopeResolver(session)
+    stored = _stored_keys(conn, [(entity, obj.id) for obj, entity, is_new in changed if not is_new])
+    origin = session.info.get(ORIGIN_KEY)
+    log_rows: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+
+    for obj, entity, is_new in changed:
+        keys = resolver.keys(entity, obj)
+        before = stored.get((entity, obj.id))
+        deleted = obj.deleted_at is not None
+        moved = before is not None and before != keys
+        if moved:
+            log_rows.append(_row(entity, obj.id, "evict", obj.version, {}, before, origin))
+        data = {} if deleted else wire_record(obj)
+        row = _row(
+            entity, obj.id, "delete" if deleted else "upsert", obj.version, data, keys, origin
+        )
+        row["event"] = _event_for(entity, obj, is_new)
+        log_rows.append(row)
+        records.append(_record(entity, obj.id, obj.version, data, keys, deleted))
+        if moved:
+            _reannounce_children(session, conn, resolver, entity, obj, log_rows, records, origin)
+
+    stmt = insert(ChangeLog.__table__)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.values(txid=literal_column("pg_current_xact_id()::text::bigint"))
+    conn.execute(stmt, log_rows)
+    _upsert_records(conn, records)
+
+
+def _row(
+    entity: str,
+    record_id: str,
+    op: str,
+    version: int,
+    data: dict[str, Any],
+    keys: ScopeKeys,
+    origin: str | None,
+) -> dict[str, Any]:
+    return {
+        "at": utcnow(),
+        "entity": entity,
+        "record_id": record_id,
+        "op": op,
+        "version": version,
+        "data": data,
+        "device_id": None,
+        "origin_device_id": origin,
+        "event": None,
+        **keys.as_columns(),
+    }
+
+
+def _record(
+    entity: str, record_id: str, version: int, data: dict[str, Any], keys: ScopeKeys, deleted: bool
+) -> dict[str, Any]:
+    return {
+        "entity": entity,
+        "record_id": record_id,
+        "version": version,
+        "data": data,
+        "deleted": deleted,
+        **keys.as_columns(),
+    }
+
+
+def _stored_keys(conn: Any, ids: list[tuple[str, str]]) -> dict[tuple[str, str], ScopeKeys]:
+    if not ids:
+        return {}
+    table = SyncRecord.__table__
+    found: dict[tuple[str, str], ScopeKeys] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = conn.execute(
+            select(
+                table.c.entity,
+                table.c.record_id,
+                table.c.territory_id,
+                table.c.user_id,
+                table.c.region_id,
+                table.c.public,
+            ).where(tuple_(table.c.entity, table.c.record_id).in_(chunk))
+        )
+        for entity, record_id, territory, user, region, public in rows:
+            found[(entity, record_id)] = ScopeKeys(territory, user, region, bool(public))
+    return found
+
+
+def _reannounce_children(
+    session: Session,
+    conn: Any,
+    resolver: ScopeResolver,
+    entity: str,
+    parent: Any,
+    log_rows: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    origin: str | None,
+) -> None:
+    """When a parent moves scope, its children move with it: the old audience is told to evict
+    them, the new one receives them whole (and grandchildren follow through the same rule)."""
+    for model, fk in SCOPE_CHILDREN.get(entity, ()):
+        children = session.execute(
+            select(model).where(getattr(model, fk) == parent.id, model.deleted_at.is_(None))
+        ).scalars()
+        child_list = list(children)
+        if not child_list:
+            continue
+        child_entity = model.__sync_entity__
+        stored = _stored_keys(conn, [(child_entity, c.id) for c in child_list])
+        for child in child_list:
+            keys = resolver.keys(child_entity, child)
+            before = stored.get((child_entity, child.id))
+            if before == keys:
+                continue
+            if before is not None:
+                log_rows.append(
+                    _row(child_entity, child.id, "evict", child.version, {}, before, origin)
+                )
+            data = wire_record(child)
+            log_rows.append(
+                _row(child_entity, child.id, "upsert", child.version, data, keys, origin)
+            )
+            records.append(_record(child_entity, child.id, child.version, data, keys, False))
+            _reannounce_children(
+                session, conn, resolver, child_entity, child, log_rows, records, origin
+            )
+
+
+def _upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
+    # Several writes to one record in one flush (rare) must leave the last one.
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        latest[(record["entity"], record["record_id"])] = record
+    rows = list(latest.values())
+    table = SyncRecord.__table__
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.entity, table.c.record_id],
+        set_={
+            name: stmt.excluded[name]
+            for name in (
+                "version",
+                "data",
+                "territory_id",
+                "user_id",
+                "region_id",
+                "public",
+                "deleted",
+            )
+        },
+    )
+    conn.execute(stmt, rows)

@@ -1,0 +1,81 @@
+"""Pushed field values: checked against the column they land in and brought to one canonical
+wire form, so "12.5" and "12.50" are the same price and a conflict is never declared between two
+spellings of one value."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import msgspec
+from sqlalchemy import String, inspect
+
+from server.sync.entities import model_for, to_wire
+
+__all__ = ["FieldError", "from_wire", "normalise"]
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.detail = detail
+
+
+class _Column(msgspec.Struct, frozen=True):
+    python_type: type[Any]
+    nullable: bool
+    max_length: int | None
+
+
+@cache
+def _columns(entity: str) -> dict[str, _Column]:
+    model = model_for(entity)
+    assert model is not None
+    found: dict[str, _Column] = {}
+    for attr in inspect(model).column_attrs:
+        column = attr.columns[0]
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:
+            python_type = object
+        max_length = column.type.length if isinstance(column.type, String) else None
+        found[attr.key] = _Column(python_type, bool(column.nullable), max_length)
+    return found
+
+
+def from_wire(entity: str, field: str, value: Any) -> Any:
+    """The Python value for column ``field`` (raises FieldError naming the field)."""
+    column = _columns(entity).get(field)
+    if column is None:
+        raise FieldError(field, f"{entity} has no field '{field}'")
+    if value is None:
+        if not column.nullable:
+            raise FieldError(field, f"{field} may not be null")
+        return None
+    target = column.python_type
+    if target is object or target in (dict, list):
+        return value
+    try:
+        converted = msgspec.convert(value, target, strict=False)
+    except msgspec.ValidationError as exc:
+        raise FieldError(field, f"{field}: {exc}") from exc
+    if target is datetime and converted.tzinfo is None:
+        raise FieldError(field, f"{field} needs a timezone offset (ISO 8601, e.g. ...Z)")
+    if target is Decimal and not converted.is_finite():
+        raise FieldError(field, f"{field} must be a finite number")
+    if target is float and converted != converted:  # NaN
+        raise FieldError(field, f"{field} must be a number")
+    too_long = column.max_length is not None and isinstance(converted, str)
+    if too_long and len(converted) > column.max_length:  # type: ignore[operator]
+        raise FieldError(field, f"{field} is longer than {column.max_length} characters")
+    if target is date and isinstance(converted, datetime):
+        converted = converted.date()
+    return converted
+
+
+def normalise(entity: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Canonical wire values of pushed fields (type-checked)."""
+    return {name: to_wire(from_wire(entity, name, value)) for name, value in fields.items()}

@@ -1,0 +1,317 @@
+"""What the server computes when a device's client transaction lands: prices and totals, visit
+verification, and the stamps that follow state changes. The rules themselves are shared with the
+device (sync/domain/): the server recomputes with its own data — current prices, the account's
+true coordinates, the rep's other visits — so a device can never declare itself verified or
+choose its own price.
+
+Re-pricing rule (docs/sync.md, "Orders"): a draft is priced with the price list's current prices
+whenever it or its lines change; when an order is submitted, the prices the device used are
+compared with the server's, and if they differ the order keeps the server's and records both
+(``repricing``: old and new total, per line) so the rep sees the difference instead of a silent
+change. A submitted order is never re-priced again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import get_history
+
+from server.accounts.models import Account
+from server.catalog.models import Price, Product
+from server.db.base import SyncableMixin
+from server.leads.models import Lead
+from server.opportunities.models import Opportunity
+from server.orders.models import Order, OrderLine
+from server.settings import Settings
+from server.sync.ownership import load_parent
+from server.tickets.models import Ticket
+from server.visits.models import Visit
+from sync.domain.pricing import LineInput, OrderTotals, price_order, repricing_diff
+from sync.domain.visits import Fix, verify_visit
+from sync.errors import PricingError
+from sync.messages import Mutation, RejectReason
+
+__all__ = [
+    "DomainRejection",
+    "after_transaction",
+    "assign_new_leads",
+    "parent_status",
+    "price_draft",
+    "verify",
+]
+
+logger = logging.getLogger("fieldline.sync.domain")
+
+
+class DomainRejection(Exception):
+    def __init__(
+        self, record_id: str, reason: RejectReason, detail: str, field: str | None
+    ) -> None:
+        super().__init__(detail)
+        self.record_id = record_id
+        self.reason: RejectReason = reason
+        self.detail = detail
+        self.field = field
+
+
+async def parent_status(
+    session: AsyncSession,
+    entity: str,
+    obj: Any,
+    mutation: Mutation,
+    touched: list[SyncableMixin],
+) -> str | None:
+    """The status of the order an order line belongs to (lines are editable only while it is a
+    draft)."""
+    if entity != "order_line":
+        return None
+    order_id = obj.order_id if obj is not None else getattr(mutation, "fields", {}).get("order_id")
+    order = await load_parent(session, Order, order_id, touched)
+    return order.status if order is not None else None
+
+
+def _previous(obj: Any, name: str) -> Any:
+    history = get_history(obj, name)
+    if history.deleted:
+        return history.deleted[0]
+    return None if history.added else getattr(obj, name)
+
+
+async def after_transaction(
+    session: AsyncSession,
+    touched: list[SyncableMixin],
+    claims: dict[tuple[str, str], dict[str, Any]],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    order_ids: list[str] = []
+    for obj in touched:
+        if isinstance(obj, Order):
+            order_ids.append(obj.id)
+        elif isinstance(obj, OrderLine):
+            order_ids.append(obj.order_id)
+    for order_id in dict.fromkeys(order_ids):
+        order = await load_parent(session, Order, order_id, touched)
+        if order is not None:
+            await _price(session, order, touched, claims, now)
+    for obj in touched:
+        if isinstance(obj, Visit):
+            await verify(session, obj, settings)
+        elif isinstance(obj, Ticket):
+            _stamp_state(obj, "status", "resolved_at", {"resolved", "closed"}, now)
+        elif isinstance(obj, Opportunity):
+            _stamp_state(obj, "stage", "closed_at", {"closed_won", "closed_lost"}, now)
+        elif isinstance(obj, Lead) and obj.status == "contacted" and obj.contacted_at is None:
+            obj.contacted_at = now
+
+
+def _stamp_state(obj: Any, status: str, stamp: str, states: set[str], now: datetime) -> None:
+    current = getattr(obj, status)
+    if current in states and getattr(obj, stamp) is None:
+        setattr(obj, stamp, now)
+    elif current not in states and getattr(obj, stamp) is not None:
+        setattr(obj, stamp, None)
+
+
+async def _lines(
+    session: AsyncSession, order: Order, touched: list[SyncableMixin]
+) -> list[OrderLine]:
+    stored = (
+        await session.execute(
+            select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.deleted_at.is_(None))
+        )
+    ).scalars()
+    lines = {line.id: line for line in stored}
+    for obj in touched:
+        if isinstance(obj, OrderLine) and obj.order_id == order.id:
+            lines[obj.id] = obj
+    return sorted(
+        (line for line in lines.values() if line.deleted_at is None),
+        key=lambda line: (line.line_no, line.id),
+    )
+
+
+async def price_draft(session: AsyncSession, order: Order, lines: list[OrderLine]) -> OrderTotals:
+    """Price ``lines`` with the order's price list (list price where the list has none)."""
+    product_ids = list({line.product_id for line in lines})
+    prices: dict[str, Decimal] = {}
+    if product_ids:
+        for product_id, list_price in await session.execute(
+            select(Product.id, Product.list_price).where(Product.id.in_(product_ids))
+        ):
+            prices[product_id] = list_price
+        if order.price_list_id is not None:
+            for product_id, unit_price in await session.execute(
+                select(Price.product_id, Price.unit_price).where(
+                    Price.price_list_id == order.price_list_id,
+                    Price.product_id.in_(product_ids),
+                    Price.deleted_at.is_(None),
+                )
+            ):
+                prices[product_id] = unit_price
+    return price_order([_line_input(line) for line in lines], prices)
+
+
+def _line_input(line: OrderLine) -> LineInput:
+    return LineInput(
+        product_id=line.product_id,
+        quantity=line.quantity,
+        discount_pct=Decimal(line.discount_pct or 0),
+        line_no=line.line_no,
+    )
+
+
+async def _price(
+    session: AsyncSession,
+    order: Order,
+    touched: list[SyncableMixin],
+    claims: dict[tuple[str, str], dict[str, Any]],
+    now: datetime,
+) -> None:
+    was = _previous(order, "status")
+    submitting = order.status == "submitted" and was != "submitted"
+    if order.status != "draft" and not submitting:
+        return  # submitted orders are never re-priced
+    lines = await _lines(session, order, touched)
+    try:
+        totals = await price_draft(session, order, lines)
+    except PricingError as exc:
+        culprit = next((line.id for line in lines if line.product_id in exc.detail), order.id)
+        raise DomainRejection(culprit, "validation", exc.detail, exc.field) from exc
+    by_line = {(p.line_no, p.product_id): p for p in totals.lines}
+    for line in lines:
+        priced = by_line.get((line.line_no, line.product_id))
+        if priced is not None:
+            line.unit_price = priced.unit_price
+            line.line_total = priced.line_total
+    order.subtotal = totals.subtotal
+    order.discount_total = totals.discount_total
+    order.total = totals.total
+    if not submitting:
+        return
+    if not lines:
+        raise DomainRejection(order.id, "validation", "an order needs at least one line", "lines")
+    order.submitted_at = now
+    order.status_changed_at = now
+    claimed_total = _decimal(claims.get(("order", order.id), {}).get("total"))
+    order.client_total = claimed_total
+    device_prices = {
+        line.product_id: price
+        for line in lines
+        if (price := _decimal(claims.get(("order_line", line.id), {}).get("unit_price")))
+        is not None
+    }
+    if device_prices:
+        server_prices = {p.product_id: p.unit_price for p in totals.lines}
+        device_totals = price_order(
+            [_line_input(line) for line in lines], {**server_prices, **device_prices}
+        )
+        order.repricing = repricing_diff(device_totals, totals)
+    elif claimed_total is not None and claimed_total != totals.total:
+        order.repricing = {
+            "old_total": str(claimed_total),
+            "new_total": str(totals.total),
+            "difference": str(totals.total - claimed_total),
+            "lines": [],
+        }
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+async def verify(session: AsyncSession, visit: Visit, settings: Settings) -> None:
+    """Recompute the visit's verification from the server's own facts."""
+    if visit.check_in_at is None:
+        return
+    account = await session.get(Account, visit.account_id)
+    fix = (
+        Fix(
+            lat=visit.check_in_lat,
+            lon=visit.check_in_lon,
+            accuracy_m=visit.check_in_accuracy_m,
+            at=visit.check_in_at,
+        )
+        if visit.check_in_lat is not None and visit.check_in_lon is not None
+        else None
+    )
+    previous = (
+        await session.execute(
+            select(Visit)
+            .where(
+                Visit.rep_id == visit.rep_id,
+                Visit.id != visit.id,
+                Visit.check_in_at.is_not(None),
+                Visit.check_in_at < visit.check_in_at,
+                Visit.check_in_lat.is_not(None),
+            )
+            .order_by(Visit.check_in_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    overlapping = (
+        await session.execute(
+            select(Visit.id)
+            .where(
+                Visit.rep_id == visit.rep_id,
+                Visit.id != visit.id,
+                Visit.status != "cancelled",
+                Visit.check_in_at.is_not(None),
+                Visit.check_in_at < visit.check_in_at,
+                or_(
+                    Visit.check_out_at.is_(None),
+                    and_(Visit.check_out_at.is_not(None), Visit.check_out_at > visit.check_in_at),
+                ),
+            )
+            .limit(1)
+        )
+    ).first() is not None
+    result = verify_visit(
+        check_in=fix,
+        account_lat=account.lat if account else None,
+        account_lon=account.lon if account else None,
+        radius_m=account.visit_radius_m if account else 200.0,
+        check_out_at=visit.check_out_at,
+        previous_check_in=(
+            Fix(
+                lat=previous.check_in_lat,
+                lon=previous.check_in_lon,
+                accuracy_m=previous.check_in_accuracy_m,
+                at=previous.check_in_at,
+            )
+            if previous is not None
+            else None
+        ),
+        overlapping=overlapping,
+        min_minutes=settings.min_visit_minutes,
+        max_speed_kmh=settings.max_travel_kmh,
+    )
+    visit.distance_m = result.distance_m
+    visit.verified = result.verified
+    visit.verification_score = result.score
+    visit.flags = list(result.flags)
+
+
+async def assign_new_leads(session: AsyncSession, lead_ids: list[str], *, now: datetime) -> None:
+    """Leads captured in the field enter assignment like any other; if that fails, the lead
+    stays in the queue and the scheduled job retries it (the push itself must not fail)."""
+    try:
+        from server.leads.service import assign_leads
+    except ImportError:
+        return
+    try:
+        async with session.begin_nested():
+            await assign_leads(session, lead_ids, now=now)
+    except Exception:
+        logger.exception("assigning field leads failed; the scheduler will retry")

@@ -1,0 +1,71 @@
+"""The syncable entities: wire name → mapped class, and how a row looks on the wire."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import msgspec
+from sqlalchemy import inspect
+
+from server.db.base import Base, SyncableMixin
+
+__all__ = [
+    "ENVELOPE_FIELDS",
+    "INTERNAL_COLUMNS",
+    "entity_of",
+    "model_for",
+    "syncable_models",
+    "synced_columns",
+    "to_wire",
+    "wire_record",
+]
+
+INTERNAL_COLUMNS = frozenset({"field_clocks", "deleted_at", "origin_device_id"})
+"""Kept by the server for merging and never sent to devices."""
+ENVELOPE_FIELDS = ("id", "version", "created_at", "updated_at")
+"""Sent with every record, owned by the server."""
+
+
+@cache
+def syncable_models() -> dict[str, type[SyncableMixin]]:
+    import server.db.models  # noqa: F401  (registers every mapper)
+
+    found: dict[str, type[SyncableMixin]] = {}
+    for mapper in Base.registry.mappers:
+        cls = mapper.class_
+        if issubclass(cls, SyncableMixin):
+            found[cls.__sync_entity__] = cls
+    return found
+
+
+def model_for(entity: str) -> type[SyncableMixin] | None:
+    return syncable_models().get(entity)
+
+
+def entity_of(obj: object) -> str | None:
+    return getattr(type(obj), "__sync_entity__", None) if isinstance(obj, SyncableMixin) else None
+
+
+@cache
+def synced_columns(entity: str) -> tuple[str, ...]:
+    """Column attributes a device may see (the rules table in sync/rules.py covers exactly
+    these; a test keeps the two in step)."""
+    model = syncable_models()[entity]
+    names = [c.key for c in inspect(model).column_attrs]
+    return tuple(n for n in names if n not in INTERNAL_COLUMNS and n not in ENVELOPE_FIELDS)
+
+
+def to_wire(value: Any) -> Any:
+    """JSON-safe: decimals as strings, datetimes ISO 8601 (UTC), dates YYYY-MM-DD."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return msgspec.to_builtins(value)
+
+
+def wire_record(obj: SyncableMixin) -> dict[str, Any]:
+    entity = type(obj).__sync_entity__
+    data = {name: to_wire(getattr(obj, name)) for name in ENVELOPE_FIELDS}
+    for name in synced_columns(entity):
+        data[name] = to_wire(getattr(obj, name))
+    return data

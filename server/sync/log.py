@@ -1,0 +1,286 @@
+"""Reading the change log through cursors that never skip a change.
+
+Theory of operation
+-------------------
+SQLite has one writer at a time and a row's ``seq`` is assigned inside the writing transaction,
+so sequence order is commit order: a cursor is simply the last ``seq`` read.
+
+PostgreSQL runs writers concurrently. Transaction A may take seq 10, transaction B seq 11, and B
+may commit first: a reader that saw 11 and moved its cursor past it would never see 10. The
+tempting fix — read only ``txid < xmin`` of the current snapshot — still skips rows, because
+"committed" and "below xmin" are different things for concurrently running readers. So we use
+snapshot windows, as PgQ does: each row records the id of the transaction that wrote it
+(``pg_current_xact_id()``); a cursor holds the snapshot ``lo`` its reader last reached; a read
+takes the current snapshot ``hi`` and returns exactly the rows visible in ``hi`` but not in
+``lo`` (``pg_visible_in_snapshot``). Every committed transaction is invisible in some snapshot
+and visible in every later one, so it falls in exactly one window: nothing is skipped, nothing is
+read twice, and nobody waits for a slow writer (a transaction still in progress at ``hi`` simply
+lands in a later window). Inside a window rows are paged by ``seq``; the cursor then also holds
+``hi`` and the last ``seq`` read.
+
+Cursors also carry the wall time their position was reached (``t``). Compaction deletes rows
+older than the retention horizon and records it; a cursor from before the horizon may have missed
+deletes, so it is refused with 410 and the device re-bootstraps.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, and_, delete, func, select, text, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import BadRequest, Gone
+from server.sync.models import ChangeLog, PushReceipt, SyncMeta
+
+__all__ = [
+    "Cursor",
+    "LogPage",
+    "LogRow",
+    "compact",
+    "decode_cursor",
+    "encode_cursor",
+    "head_cursor",
+    "read_changes",
+    "read_log_rows",
+    "start_cursor",
+]
+
+_EMPTY_SNAPSHOT = "1:1:"
+"""A PostgreSQL snapshot in which no transaction is visible: the start of the log."""
+_HORIZON_KEY = "compacted_before_ms"
+_PG_WINDOW = text(
+    "txid >= :xmin AND txid < :xmax"
+    " AND NOT pg_visible_in_snapshot(txid::text::xid8, CAST(:lo AS pg_snapshot))"
+    " AND pg_visible_in_snapshot(txid::text::xid8, CAST(:hi AS pg_snapshot))"
+)
+"""Rows written by transactions visible in snapshot ``hi`` but not in ``lo``."""
+_COMPACTION_MARGIN = timedelta(hours=1)
+
+
+class Cursor(msgspec.Struct, kw_only=True, omit_defaults=True):
+    v: int = 1
+    t: int = 0
+    """Wall time (ms) when this position was reached."""
+    q: int = 0
+    """SQLite: last seq read. PostgreSQL: last seq read inside the window ``lo``..``hi``."""
+    lo: str | None = None
+    hi: str | None = None
+    k: str | None = None
+    """The caller's scope key when issued (sync cursors only)."""
+    b: list[str] | None = None
+    """Bootstrap in progress: [entity, last record id] of the snapshot read so far."""
+    e: str | None = None
+    """Bootstrap restricted to one entity (a checksum repair)."""
+
+
+_cursor_encoder = msgspec.msgpack.Encoder()
+_cursor_decoder = msgspec.msgpack.Decoder(Cursor)
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(_cursor_encoder.encode(cursor)).decode().rstrip("=")
+
+
+def decode_cursor(value: str, *, field: str = "cursor") -> Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return _cursor_decoder.decode(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise BadRequest("cursor is not one this server issued", field=field) from exc
+
+
+class LogRow(msgspec.Struct, kw_only=True):
+    seq: int
+    at: datetime
+    entity: str
+    record_id: str
+    op: str
+    version: int
+    data: dict[str, Any]
+    event: str | None = None
+    device_id: str | None = None
+    origin_device_id: str | None = None
+
+
+class LogPage(msgspec.Struct, kw_only=True):
+    rows: list[LogRow]
+    cursor: str
+    more: bool
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _is_pg(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def _snapshot(session: AsyncSession) -> str:
+    return str((await session.execute(text("SELECT pg_current_snapshot()::text"))).scalar_one())
+
+
+def _xmin(snapshot: str) -> int:
+    return int(snapshot.split(":", 1)[0])
+
+
+def _xmax(snapshot: str) -> int:
+    return int(snapshot.split(":", 2)[1])
+
+
+async def start_cursor(session: AsyncSession) -> Cursor:
+    """The position at the very start of the retained log."""
+    if _is_pg(session):
+        return Cursor(t=_now_ms(), lo=_EMPTY_SNAPSHOT)
+    return Cursor(t=_now_ms(), q=0)
+
+
+async def head_position(session: AsyncSession) -> Cursor:
+    """The position at the current end of the log (what a bootstrap snapshot is consistent
+    with: replaying from here after reading current state loses nothing)."""
+    if _is_pg(session):
+        return Cursor(t=_now_ms(), lo=await _snapshot(session))
+    seq = (await session.execute(select(func.max(ChangeLog.seq)))).scalar_one_or_none()
+    return Cursor(t=_now_ms(), q=seq or 0)
+
+
+async def head_cursor(session: AsyncSession) -> str:
+    return encode_cursor(await head_position(session))
+
+
+async def check_horizon(session: AsyncSession, cursor: Cursor, retention_days: int) -> None:
+    horizon = (
+        await session.execute(select(SyncMeta.value).where(SyncMeta.key == _HORIZON_KEY))
+    ).scalar_one_or_none()
+    if horizon is not None and cursor.t < int(horizon):
+        raise Gone(
+            "this cursor is older than the change log's retention "
+            f"({retention_days} days): changes it has not seen were compacted away; "
+            "start again without a cursor (bootstrap) and keep unsent changes",
+            extra={"retention_days": retention_days, "code": "cursor_expired"},
+        )
+
+
+async def read_log_rows(
+    session: AsyncSession,
+    cursor: Cursor,
+    *,
+    limit: int,
+    where: ColumnElement[bool] | None = None,
+) -> tuple[list[LogRow], Cursor, bool]:
+    """Rows after ``cursor`` matching ``where``, in commit order, at most ``limit``; the cursor
+    to continue from; whether more rows are already available."""
+    table = ChangeLog.__table__
+    condition = where if where is not None else true()
+    columns = [
+        table.c.seq,
+        table.c.at,
+        table.c.entity,
+        table.c.record_id,
+        table.c.op,
+        table.c.version,
+        table.c.data,
+        table.c.event,
+        table.c.device_id,
+        table.c.origin_device_id,
+    ]
+    if _is_pg(session):
+        lo = cursor.lo or _EMPTY_SNAPSHOT
+        hi = cursor.hi or await _snapshot(session)
+        window = _PG_WINDOW.bindparams(xmin=_xmin(lo), xmax=_xmax(hi), lo=lo, hi=hi)
+        stmt = (
+            select(*columns)
+            .where(window, table.c.seq > cursor.q, condition)
+            .order_by(table.c.seq)
+            .limit(limit + 1)
+        )
+        result = (await session.execute(stmt)).all()
+        rows = [_row(r) for r in result[:limit]]
+        if len(result) > limit:
+            next_cursor = msgspec.structs.replace(cursor, lo=lo, hi=hi, q=rows[-1].seq)
+            return rows, next_cursor, True
+        # Window finished: the next read starts after ``hi``. ``t`` is when ``hi`` was taken
+        # (approximately now).
+        next_cursor = msgspec.structs.replace(cursor, lo=hi, hi=None, q=0, t=_now_ms())
+        return rows, next_cursor, False
+
+    stmt = (
+        select(*columns)
+        .where(table.c.seq > cursor.q, condition)
+        .order_by(table.c.seq)
+        .limit(limit + 1)
+    )
+    result = (await session.execute(stmt)).all()
+    rows = [_row(r) for r in result[:limit]]
+    more = len(result) > limit
+    last = rows[-1].seq if rows else cursor.q
+    next_t = int(rows[-1].at.timestamp() * 1000) if more else _now_ms()
+    return rows, msgspec.structs.replace(cursor, q=last, t=max(cursor.t, next_t)), more
+
+
+def _row(r: Any) -> LogRow:
+    at = r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC)
+    return LogRow(
+        seq=r.seq,
+        at=at,
+        entity=r.entity,
+        record_id=r.record_id,
+        op=r.op,
+        version=r.version,
+        data=r.data or {},
+        event=r.event,
+        device_id=r.device_id,
+        origin_device_id=r.origin_device_id,
+    )
+
+
+async def read_changes(
+    session: AsyncSession,
+    *,
+    cursor: str | None,
+    limit: int,
+    entities: Collection[str] | None = None,
+    events: Collection[str] | None = None,
+    retention_days: int = 45,
+) -> LogPage:
+    """The whole log (no scope), for server-side consumers such as the back-office feed and the
+    webhook dispatcher. ``cursor=None`` starts at the beginning of the retained log."""
+    position = decode_cursor(cursor) if cursor else await start_cursor(session)
+    if cursor:
+        await check_horizon(session, position, retention_days)
+    table = ChangeLog.__table__
+    clauses: list[ColumnElement[bool]] = [table.c.device_id.is_(None)]
+    if entities is not None:
+        clauses.append(table.c.entity.in_(list(entities)))
+    if events is not None:
+        clauses.append(table.c.event.in_(list(events)))
+    rows, next_position, more = await read_log_rows(
+        session, position, limit=limit, where=and_(*clauses)
+    )
+    return LogPage(rows=rows, cursor=encode_cursor(next_position), more=more)
+
+
+async def compact(
+    session: AsyncSession, *, retention_days: int, now: datetime | None = None
+) -> int:
+    """Delete change-log rows and push receipts older than the retention horizon; cursors
+    from before it get 410 from then on. Returns the number of log rows removed."""
+    now = now or datetime.now(UTC)
+    horizon = now - timedelta(days=retention_days)
+    cutoff = horizon - _COMPACTION_MARGIN
+    removed = (await session.execute(delete(ChangeLog).where(ChangeLog.at < cutoff))).rowcount
+    await session.execute(delete(PushReceipt).where(PushReceipt.at < cutoff))
+    value = str(int(horizon.timestamp() * 1000))
+    existing = await session.get(SyncMeta, _HORIZON_KEY)
+    if existing is None:
+        session.add(SyncMeta(key=_HORIZON_KEY, value=value))
+    elif int(existing.value) < int(value):
+        existing.value = value
+    return int(removed or 0)

@@ -1,0 +1,158 @@
+"""Serving pulls: a bootstrap snapshot of the caller's scope for a new device, then the change
+log after its cursor, both filtered by the same scope keys (server/sync/scope.py).
+
+A snapshot is read from ``sync_records`` in (entity, id) pages while the change log keeps
+moving; the cursor handed over at its end is the log position taken *before* the first page, so
+every change that raced the snapshot is replayed afterwards (devices apply a record only if its
+version is not older than theirs, so the replay never regresses a row).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import msgspec
+from sqlalchemy import and_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.principal import Principal
+from server.errors import BadRequest
+from server.settings import Settings
+from server.sync.clock import server_clock
+from server.sync.entities import model_for
+from server.sync.log import (
+    Cursor,
+    LogRow,
+    check_horizon,
+    decode_cursor,
+    encode_cursor,
+    head_position,
+    read_log_rows,
+)
+from server.sync.models import ChangeLog, SyncRecord
+from server.sync.scope import scope_filter, scope_key
+from sync.checksum import record_term
+from sync.messages import Change, ConflictNotice, Eviction, PullItem, PullPage, ScopeChecksum
+
+__all__ = ["pull", "scope_checksums"]
+
+
+async def pull(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    *,
+    cursor: str | None,
+    limit: int,
+    checksums: bool = False,
+    resync: str | None = None,
+) -> PullPage:
+    key = scope_key(principal)
+    if resync is not None and model_for(resync) is None:
+        raise BadRequest(f"no entity called {resync!r}", field="resync")
+    position = decode_cursor(cursor) if cursor else None
+    if position is not None and position.k != key and resync is None:
+        position = None  # the caller's scope changed: start over with a consistent view
+    if position is None or (resync is not None and position.e != resync):
+        start = await head_position(session)
+        position = msgspec.structs.replace(start, k=key, b=[], e=resync)
+        return await _snapshot_page(session, principal, settings, position, limit, first=True)
+    if position.b is not None:
+        return await _snapshot_page(session, principal, settings, position, limit, first=False)
+
+    await check_horizon(session, position, settings.sync_retention_days)
+    where = scope_filter(principal, ChangeLog.__table__.c, principal.device_id)
+    rows, next_position, more = await read_log_rows(session, position, limit=limit, where=where)
+    items = [_item(row) for row in rows]
+    sums = await scope_checksums(session, principal) if checksums and not more else None
+    return PullPage(
+        items=items,
+        cursor=encode_cursor(next_position),
+        more=more,
+        retention_days=settings.sync_retention_days,
+        server_hlc=server_clock.now(),
+        checksums=sums,
+    )
+
+
+async def _snapshot_page(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    position: Cursor,
+    limit: int,
+    *,
+    first: bool,
+) -> PullPage:
+    table = SyncRecord.__table__
+    conditions = [
+        table.c.deleted.is_(False),
+        scope_filter(principal, table.c, None),
+    ]
+    if position.e is not None:
+        conditions.append(table.c.entity == position.e)
+    if position.b:
+        conditions.append(tuple_(table.c.entity, table.c.record_id) > tuple(position.b))
+    result = (
+        await session.execute(
+            select(table.c.entity, table.c.record_id, table.c.version, table.c.data)
+            .where(and_(*conditions))
+            .order_by(table.c.entity, table.c.record_id)
+            .limit(limit + 1)
+        )
+    ).all()
+    page = result[:limit]
+    items: list[PullItem] = [
+        Change(entity=r.entity, id=r.record_id, op="upsert", version=r.version, fields=r.data)
+        for r in page
+    ]
+    if len(result) > limit:
+        last = page[-1]
+        next_position = msgspec.structs.replace(position, b=[last.entity, last.record_id])
+        more = True
+    else:
+        # Snapshot done: continue from the log position taken before it began. A one-entity
+        # re-fetch ends here; the device goes on with its own cursor.
+        next_position = msgspec.structs.replace(position, b=None, e=None)
+        more = position.e is None
+    return PullPage(
+        items=items,
+        cursor=encode_cursor(next_position),
+        more=more,
+        snapshot=True,
+        reset=first,
+        retention_days=settings.sync_retention_days,
+        server_hlc=server_clock.now(),
+        entity=position.e,
+    )
+
+
+def _item(row: LogRow) -> PullItem:
+    if row.op == "evict":
+        return Eviction(entity=row.entity, id=row.record_id)
+    if row.op == "conflict":
+        return msgspec.convert(row.data, ConflictNotice)
+    if row.op == "delete":
+        return Change(entity=row.entity, id=row.record_id, op="delete", version=row.version)
+    return Change(
+        entity=row.entity, id=row.record_id, op="upsert", version=row.version, fields=row.data
+    )
+
+
+async def scope_checksums(session: AsyncSession, principal: Principal) -> list[ScopeChecksum]:
+    """Count and digest per entity of what the caller's scope holds now (sync/checksum.py)."""
+    table = SyncRecord.__table__
+    result = await session.stream(
+        select(table.c.entity, table.c.record_id, table.c.version).where(
+            table.c.deleted.is_(False), scope_filter(principal, table.c, None)
+        )
+    )
+    counts: dict[str, int] = defaultdict(int)
+    digests: dict[str, int] = defaultdict(int)
+    async for entity, record_id, version in result:
+        counts[entity] += 1
+        digests[entity] ^= record_term(record_id, version)
+    return [
+        ScopeChecksum(entity=entity, count=counts[entity], digest=f"{digests[entity]:016x}")
+        for entity in sorted(counts)
+    ]

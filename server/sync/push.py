@@ -1,0 +1,541 @@
+"""Applying a device's push: exactly-once, atomic per client transaction, one answer per
+mutation.
+
+Theory of operation
+-------------------
+* Idempotency. Every mutation carries (device, seq). The answer given is stored as a receipt in
+  the same transaction as the effect, so a batch sent twice, cut off, or whose response was lost
+  gets the stored answers again and no second effect. Pushes of one device are serialised by
+  locking its sync-state row, so two copies of a batch racing on PostgreSQL cannot both apply.
+* Atomic client transactions. Mutations sharing a ``tx`` are applied inside a savepoint; if any
+  is refused, the savepoint is rolled back and every mutation of that transaction is answered
+  "rejected" (the culprit with its reason, the rest with ``transaction_failed``). The rest of the
+  batch proceeds. Change-log rows are written by the same flush (server/sync/capture.py), so a
+  pull sees a client transaction whole or not at all.
+* Merging is sync.merge's; this module adds what needs the database: loading the stored record,
+  the caller's scope, values only the server may set, and the domain's computed fields
+  (server/sync/domain.py).
+* Refused mutations go to the quarantine (visible to managers) and back to the device, which
+  keeps them; values discarded by a conflict rule go to the conflict log and, as a notice on the
+  change log addressed to the losing device, reach that device on its next pull.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.db.base import SyncableMixin
+from server.errors import BadRequest, Forbidden
+from server.settings import Settings
+from server.sync import domain
+from server.sync.capture import origin_device
+from server.sync.clock import server_clock
+from server.sync.coerce import FieldError, from_wire, normalise
+from server.sync.entities import model_for, synced_columns, to_wire
+from server.sync.models import (
+    ChangeLog,
+    ConflictRecord,
+    DeviceSyncState,
+    PushReceipt,
+    QuarantinedMutation,
+)
+from server.sync.ownership import creation_defaults, writable
+from sync import clock
+from sync.machines import ActorOrAdmin
+from sync.merge import DELETED_KEY, Resolution, Stored, dump_clocks, load_clocks, merge
+from sync.messages import (
+    Applied,
+    Merged,
+    Mutation,
+    PushRequest,
+    PushResponse,
+    Rejected,
+    RejectReason,
+    Result,
+    Upsert,
+)
+
+__all__ = ["push"]
+
+logger = logging.getLogger("fieldline.sync.push")
+_result_encoder = msgspec.json.Encoder()
+_result_decoder = msgspec.json.Decoder(Result)
+
+
+class _TxRefused(Exception):
+    def __init__(self, mutation: Mutation, reason: RejectReason, detail: str, **kw: Any) -> None:
+        super().__init__(detail)
+        self.mutation = mutation
+        self.reason: RejectReason = reason
+        self.detail = detail
+        self.field: str | None = kw.get("field")
+        self.current: dict[str, Any] | None = kw.get("current")
+
+
+@dataclass
+class _TxOutcome:
+    results: list[Result] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    new_leads: list[str] = field(default_factory=list)
+
+
+def _groups(mutations: list[Mutation]) -> list[list[Mutation]]:
+    groups: list[list[Mutation]] = []
+    seen: set[str] = set()
+    last_seq = 0
+    for mutation in mutations:
+        if mutation.seq <= last_seq:
+            raise BadRequest(
+                f"mutations must be in increasing seq order (seq {mutation.seq} after {last_seq})",
+                field="mutations",
+            )
+        last_seq = mutation.seq
+        if groups and groups[-1][0].tx == mutation.tx:
+            groups[-1].append(mutation)
+            continue
+        if mutation.tx in seen:
+            raise BadRequest(
+                f"client transaction {mutation.tx} is split; its mutations must be contiguous",
+                field="mutations",
+            )
+        seen.add(mutation.tx)
+        groups.append([mutation])
+    return groups
+
+
+async def _lock_device_state(session: AsyncSession, principal: Principal) -> DeviceSyncState:
+    assert principal.device_id and principal.user_id
+    table = DeviceSyncState.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(table)
+        .values(device_id=principal.device_id, user_id=principal.user_id, last_seq=0, rejected=0)
+        .on_conflict_do_nothing(index_elements=[table.c.device_id])
+    )
+    state = (
+        await session.execute(
+            select(DeviceSyncState)
+            .where(DeviceSyncState.device_id == principal.device_id)
+            .with_for_update()
+        )
+    ).scalar_one()
+    return state
+
+
+async def push(
+    session: AsyncSession, principal: Principal, request: PushRequest, settings: Settings
+) -> PushResponse:
+    if principal.device_id is None or principal.user_id is None:
+        raise Forbidden("pushing needs a user logged in on a device")
+    if request.device_id != principal.device_id:
+        raise Forbidden(
+            "device_id in the body is not the device this token was issued to", field="device_id"
+        )
+    groups = _groups(request.mutations)
+    state = await _lock_device_state(session, principal)
+    origin_device(session.sync_session, principal.device_id)
+    seqs = [m.seq for m in request.mutations]
+    receipts = {
+        r.seq: r
+        for r in (
+            await session.execute(
+                select(PushReceipt).where(
+                    PushReceipt.device_id == principal.device_id, PushReceipt.seq.in_(seqs)
+                )
+            )
+        ).scalars()
+    }
+    answers: dict[int, Result] = {}
+    new_leads: list[str] = []
+    now = datetime.now(UTC)
+    for group in groups:
+        if all(m.seq in receipts for m in group):
+            for m in group:
+                answers[m.seq] = _result_decoder.decode(
+                    _result_encoder.encode(receipts[m.seq].result)
+                )
+            continue
+        if all(m.seq <= state.last_seq for m in group):
+            # Answered long ago and its receipt compacted away: acknowledge without effect.
+            for m in group:
+                answers[m.seq] = Applied(seq=m.seq, entity=m.entity, id=m.id, version=0)
+            continue
+        outcome = await _apply_group(session, principal, group, settings, now)
+        for m, result in zip(group, outcome.results, strict=True):
+            answers[m.seq] = result
+        new_leads.extend(outcome.new_leads)
+        await _record(session, principal, group, outcome, now)
+        state.rejected += sum(isinstance(r, Rejected) for r in outcome.results)
+
+    state.last_seq = max(state.last_seq, *seqs) if seqs else state.last_seq
+    state.last_push_at = now
+    if request.pending is not None:
+        state.pending = max(request.pending - len(request.mutations), 0)
+    state.oldest_pending_at = _parse_time(request.oldest_pending_at) if state.pending else None
+    if new_leads:
+        await domain.assign_new_leads(session, new_leads, now=now)
+    return PushResponse(
+        results=[answers[m.seq] for m in request.mutations], server_hlc=server_clock.now()
+    )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def _apply_group(
+    session: AsyncSession,
+    principal: Principal,
+    group: list[Mutation],
+    settings: Settings,
+    now: datetime,
+) -> _TxOutcome:
+    outcome = _TxOutcome()
+    savepoint = await session.begin_nested()
+    try:
+        touched: list[SyncableMixin] = []
+        claims: dict[tuple[str, str], dict[str, Any]] = {}
+        for mutation in group:
+            result, obj, resolution = await _apply_one(
+                session, principal, mutation, settings, now, touched
+            )
+            outcome.results.append(result)
+            if obj is not None:
+                touched.append(obj)
+                if isinstance(mutation, Upsert):
+                    claims[(mutation.entity, mutation.id)] = dict(mutation.fields)
+                if resolution is not None:
+                    outcome.conflicts.extend(_conflicts(mutation, resolution, obj, principal))
+                if mutation.entity == "lead" and resolution is not None and resolution.create:
+                    outcome.new_leads.append(obj.id)
+        try:
+            await domain.after_transaction(session, touched, claims, settings, now)
+        except domain.DomainRejection as exc:
+            culprit = next((m for m in group if m.id == exc.record_id), group[0])
+            raise _TxRefused(culprit, exc.reason, exc.detail, field=exc.field) from exc
+        await session.flush()
+        # Versions may have moved during the domain step (computed fields); answer with the
+        # final ones.
+        outcome.results = [_final(r, touched) for r in outcome.results]
+    except _TxRefused as refused:
+        await savepoint.rollback()
+        outcome.results = [_refusal(m, refused) for m in group]
+        outcome.conflicts = []
+        outcome.new_leads = []
+        return outcome
+    except IntegrityError as exc:
+        await savepoint.rollback()
+        logger.info("push transaction refused by a constraint: %s", exc.orig)
+        refused = _TxRefused(
+            group[0], "validation", "a referenced record does not exist or a value is not unique"
+        )
+        outcome.results = [_refusal(m, refused) for m in group]
+        outcome.conflicts = []
+        outcome.new_leads = []
+        return outcome
+    await savepoint.commit()
+    return outcome
+
+
+def _final(result: Result, touched: list[SyncableMixin]) -> Result:
+    """The answer with the record's final version and, for a merge, its final values (the
+    domain step may have recomputed some after the merge)."""
+    if not isinstance(result, Applied | Merged) or not result.version:
+        return result
+    obj = next((o for o in touched if o.id == result.id), None)
+    if obj is None:
+        return result
+    if isinstance(result, Merged):
+        fields = {name: to_wire(getattr(obj, name)) for name in result.fields}
+        return msgspec.structs.replace(result, version=obj.version, fields=fields)
+    return msgspec.structs.replace(result, version=obj.version)
+
+
+def _refusal(mutation: Mutation, refused: _TxRefused) -> Rejected:
+    if mutation.seq == refused.mutation.seq:
+        return Rejected(
+            seq=mutation.seq,
+            entity=mutation.entity,
+            id=mutation.id,
+            reason=refused.reason,
+            detail=refused.detail,
+            field=refused.field,
+            current=refused.current,
+        )
+    return Rejected(
+        seq=mutation.seq,
+        entity=mutation.entity,
+        id=mutation.id,
+        reason="transaction_failed",
+        detail=f"rejected with seq {refused.mutation.seq} of the same client transaction "
+        f"({refused.reason}: {refused.detail})",
+    )
+
+
+def _stored(obj: SyncableMixin, entity: str) -> Stored:
+    clocks = load_clocks(obj.field_clocks)
+    deleted_clock = clocks.pop(DELETED_KEY, None)
+    return Stored(
+        fields={name: to_wire(getattr(obj, name)) for name in synced_columns(entity)},
+        clocks=clocks,
+        version=obj.version,
+        deleted=obj.deleted_at is not None,
+        deleted_clock=deleted_clock,
+    )
+
+
+def _actor(principal: Principal) -> ActorOrAdmin:
+    return "admin" if principal.role is Role.ADMIN else "device"
+
+
+async def _load(
+    session: AsyncSession, model: type[SyncableMixin], record_id: str, touched: list[SyncableMixin]
+) -> SyncableMixin | None:
+    for obj in touched:
+        if obj.id == record_id and isinstance(obj, model):
+            return obj
+    lock = session.get_bind().dialect.name == "postgresql"
+    return await session.get(model, record_id, with_for_update=lock, populate_existing=lock)
+
+
+async def _apply_one(
+    session: AsyncSession,
+    principal: Principal,
+    mutation: Mutation,
+    settings: Settings,
+    now: datetime,
+    touched: list[SyncableMixin],
+) -> tuple[Result, SyncableMixin | None, Resolution | None]:
+    entity = mutation.entity
+    model = model_for(entity)
+    if model is None:
+        raise _TxRefused(mutation, "unknown_entity", f"no entity called {entity!r}")
+    if principal.role is Role.MANAGER:
+        raise _TxRefused(
+            mutation, "out_of_scope", "a manager's devices receive their region read-only"
+        )
+    mutation = _bounded(mutation, principal, settings)
+
+    if isinstance(mutation, Upsert):
+        try:
+            fields = normalise(entity, mutation.fields)
+        except FieldError as exc:
+            raise _TxRefused(mutation, "validation", exc.detail, field=exc.field) from exc
+        mutation = msgspec.structs.replace(mutation, fields=fields)
+
+    obj = await _load(session, model, mutation.id, touched)
+    if obj is not None and not await writable(session, principal, entity, obj, touched):
+        raise _TxRefused(mutation, "out_of_scope", f"this {entity} is outside your scope")
+    parent_status = await domain.parent_status(session, entity, obj, mutation, touched)
+    new_version = (obj.version + 1) if obj is not None else 1
+    resolution = merge(
+        entity,
+        _stored(obj, entity) if obj is not None else None,
+        mutation,
+        actor=_actor(principal),
+        parent_status=parent_status,
+        new_version=new_version,
+    )
+    if resolution.outcome == "rejected":
+        rejection = resolution.rejection
+        assert rejection is not None
+        raise _TxRefused(
+            mutation,
+            rejection.reason,
+            rejection.detail,
+            field=rejection.field,
+            current=rejection.current,
+        )
+    if resolution.outcome == "noop" and obj is not None:
+        return (
+            Applied(seq=mutation.seq, entity=entity, id=mutation.id, version=obj.version),
+            obj,
+            None,
+        )
+
+    if obj is None:
+        obj = model(id=mutation.id)
+        for name, value in resolution.write.items():
+            setattr(obj, name, _python(entity, name, value, mutation))
+        defaults = await creation_defaults(session, principal, entity, obj, touched)
+        for name, value in defaults.items():
+            setattr(obj, name, value)
+        if not await writable(session, principal, entity, obj, touched):
+            raise _TxRefused(mutation, "out_of_scope", f"you may not create this {entity} here")
+        session.add(obj)
+    else:
+        for name, value in resolution.write.items():
+            setattr(obj, name, _python(entity, name, value, mutation))
+    clocks = dict(resolution.clocks)
+    if resolution.delete:
+        obj.deleted_at = now
+        clocks[DELETED_KEY] = resolution.deleted_clock or (mutation.hlc, new_version)
+    obj.field_clocks = dump_clocks(clocks)
+    obj.version = new_version
+    obj.origin_device_id = principal.device_id
+
+    if resolution.outcome == "merged":
+        result: Result = Merged(
+            seq=mutation.seq,
+            entity=entity,
+            id=mutation.id,
+            version=new_version,
+            fields=dict(resolution.resolved),
+            discarded=sorted({d.field for d in resolution.discarded}),
+        )
+    else:
+        result = Applied(seq=mutation.seq, entity=entity, id=mutation.id, version=new_version)
+    return result, obj, resolution
+
+
+def _python(entity: str, name: str, value: Any, mutation: Mutation) -> Any:
+    try:
+        return from_wire(entity, name, value)
+    except FieldError as exc:
+        raise _TxRefused(mutation, "validation", exc.detail, field=exc.field) from exc
+
+
+def _bounded(mutation: Mutation, principal: Principal, settings: Settings) -> Mutation:
+    """Check the stamp and clamp it to the server's bound on the future (docs/sync.md, "Clock
+    skew"); merge the result into the server's clock so its later stamps order after it."""
+    try:
+        stamp = clock.Hlc.parse(mutation.hlc)
+    except ValueError as exc:
+        raise _TxRefused(mutation, "validation", f"hlc is malformed: {exc}", field="hlc") from exc
+    if stamp.node != principal.device_id:
+        raise _TxRefused(
+            mutation, "validation", "the hlc node must be the pushing device's id", field="hlc"
+        )
+    bounded, clamped = clock.bound(
+        stamp, wall_ms=clock.wall_now_ms(), max_future_ms=settings.max_future_skew_s * 1000
+    )
+    if clamped:
+        logger.info("clamped a future clock stamp from device %s", principal.device_id)
+    server_clock.observe(bounded.encode())
+    return msgspec.structs.replace(mutation, hlc=bounded.encode())
+
+
+def _conflicts(
+    mutation: Mutation, resolution: Resolution, obj: SyncableMixin, principal: Principal
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "entity": mutation.entity,
+            "record_id": obj.id,
+            "field": d.field,
+            "kept": d.kept,
+            "discarded": d.discarded,
+            "kept_hlc": d.kept_hlc,
+            "discarded_hlc": d.discarded_hlc,
+            "kept_origin": d.kept_origin,
+            "discarded_origin": d.discarded_origin,
+            "rule": d.rule,
+        }
+        for d in resolution.discarded
+    ]
+
+
+async def _record(
+    session: AsyncSession,
+    principal: Principal,
+    group: list[Mutation],
+    outcome: _TxOutcome,
+    now: datetime,
+) -> None:
+    assert principal.device_id and principal.user_id
+    session.add_all(
+        PushReceipt(
+            device_id=principal.device_id,
+            seq=m.seq,
+            tx=m.tx,
+            result=msgspec.to_builtins(r),
+            at=now,
+        )
+        for m, r in zip(group, outcome.results, strict=True)
+    )
+    for m, r in zip(group, outcome.results, strict=True):
+        if isinstance(r, Rejected):
+            session.add(
+                QuarantinedMutation(
+                    at=now,
+                    device_id=principal.device_id,
+                    user_id=principal.user_id,
+                    region_id=principal.region_id,
+                    seq=m.seq,
+                    tx=m.tx,
+                    entity=m.entity,
+                    record_id=m.id,
+                    mutation=msgspec.to_builtins(m),
+                    reason=r.reason,
+                    detail=r.detail,
+                )
+            )
+    if not outcome.conflicts:
+        return
+    loser_users = await _device_users(
+        session, {c["discarded_origin"] for c in outcome.conflicts if c["discarded_origin"]}
+    )
+    for conflict in outcome.conflicts:
+        loser = conflict["discarded_origin"]
+        record = ConflictRecord(
+            at=now,
+            loser_user_id=loser_users.get(loser),
+            region_id=principal.region_id,
+            **conflict,
+        )
+        session.add(record)
+        await session.flush()
+        if loser in loser_users:
+            # The notice travels in the loser's pull stream, addressed to that device alone.
+            notice = {"conflict_id": record.id, "id": conflict["record_id"], **conflict}
+            notice.pop("record_id")
+            table = ChangeLog.__table__
+            stmt = insert(table)
+            if session.get_bind().dialect.name == "postgresql":
+                from sqlalchemy import literal_column
+
+                stmt = stmt.values(txid=literal_column("pg_current_xact_id()::text::bigint"))
+            await session.execute(
+                stmt,
+                [
+                    {
+                        "at": now,
+                        "entity": conflict["entity"],
+                        "record_id": conflict["record_id"],
+                        "op": "conflict",
+                        "version": 0,
+                        "data": notice,
+                        "device_id": loser,
+                        "public": False,
+                        "origin_device_id": principal.device_id,
+                    }
+                ],
+            )
+
+
+async def _device_users(session: AsyncSession, device_ids: set[str]) -> dict[str, str]:
+    from server.auth.models import Device
+
+    if not device_ids:
+        return {}
+    rows = await session.execute(
+        select(Device.id, Device.user_id).where(Device.id.in_(list(device_ids)))
+    )
+    return {device_id: user_id for device_id, user_id in rows}

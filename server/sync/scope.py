@@ -1,0 +1,179 @@
+"""Sync scope: who receives a record.
+
+Each record gets scope keys when it is written — a territory, a user, a region, "public", or one
+device — and a caller's scope is a predicate over those keys. Computing the keys at write time
+(instead of joining at read time) makes a pull one indexed scan and lets the writer notice when a
+record leaves someone's scope, so it can send them an eviction in the same ordered stream.
+
+    rep      public OR territory = their territory OR user = themselves (+ rows for their device)
+    manager  public OR region = their region                     (read-only)
+    admin    everything
+
+Per entity (the "Scope" column of docs/conflict-rules.md):
+    product, price_list, price      public
+    account                         territory (and its region)
+    contact                         the account's territory
+    visit, order                    the rep (and the rep's region)
+    visit_note, order_line          as the parent visit / order
+    ticket                          the opener, and the account's territory
+    ticket_comment                  as the parent ticket
+    lead                            the assignee (the capturing rep until assigned), the region
+    opportunity                     the owner (and the owner's region)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from server.accounts.models import Account, Contact
+from server.auth.models import Role, User
+from server.auth.principal import Principal
+from server.orders.models import Order
+from server.org.models import Territory
+from server.tickets.models import Ticket, TicketComment
+from server.visits.models import Visit
+
+__all__ = ["PUBLIC_ENTITIES", "ScopeKeys", "ScopeResolver", "scope_filter", "scope_key"]
+
+PUBLIC_ENTITIES = frozenset({"product", "price_list", "price"})
+
+
+@dataclass(frozen=True)
+class ScopeKeys:
+    territory_id: str | None = None
+    user_id: str | None = None
+    region_id: str | None = None
+    public: bool = False
+
+    def as_columns(self) -> dict[str, Any]:
+        return {
+            "territory_id": self.territory_id,
+            "user_id": self.user_id,
+            "region_id": self.region_id,
+            "public": self.public,
+        }
+
+
+_NOWHERE = ScopeKeys()
+
+
+class ScopeResolver:
+    """Computes scope keys inside a flush. Parents written in the same flush are read from the
+    identity map (their rows may not be visible to a query yet in the form we need); others are
+    looked up once and cached for the flush."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._territory_region: dict[str, str | None] = {}
+        self._user_region: dict[str, str | None] = {}
+
+    def _get(self, model: type[Any], pk: str | None) -> Any:
+        if pk is None:
+            return None
+        obj = self.session.identity_map.get(identity_key(model, pk))
+        if obj is None:
+            obj = self.session.get(model, pk)
+        return obj
+
+    def territory_region(self, territory_id: str | None) -> str | None:
+        if territory_id is None:
+            return None
+        if territory_id not in self._territory_region:
+            self._territory_region[territory_id] = self.session.execute(
+                select(Territory.region_id).where(Territory.id == territory_id)
+            ).scalar_one_or_none()
+        return self._territory_region[territory_id]
+
+    def user_region(self, user_id: str | None) -> str | None:
+        if user_id is None:
+            return None
+        if user_id not in self._user_region:
+            self._user_region[user_id] = self.session.execute(
+                select(User.region_id).where(User.id == user_id)
+            ).scalar_one_or_none()
+        return self._user_region[user_id]
+
+    def keys(self, entity: str, values: Any) -> ScopeKeys:
+        """Scope keys for a record whose attributes are readable on ``values`` (the object, or
+        a stand-in holding its values before the change)."""
+        if entity in PUBLIC_ENTITIES:
+            return ScopeKeys(public=True)
+        if entity == "account":
+            return ScopeKeys(
+                territory_id=values.territory_id,
+                region_id=self.territory_region(values.territory_id),
+            )
+        if entity == "contact":
+            account = self._get(Account, values.account_id)
+            return self.keys("account", account) if account is not None else _NOWHERE
+        if entity in ("visit", "order", "opportunity"):
+            user = values.owner_id if entity == "opportunity" else values.rep_id
+            return ScopeKeys(user_id=user, region_id=self.user_region(user))
+        if entity == "visit_note":
+            visit = self._get(Visit, values.visit_id)
+            return self.keys("visit", visit) if visit is not None else _NOWHERE
+        if entity == "order_line":
+            order = self._get(Order, values.order_id)
+            return self.keys("order", order) if order is not None else _NOWHERE
+        if entity == "ticket":
+            account = self._get(Account, values.account_id)
+            territory = account.territory_id if account is not None else None
+            return ScopeKeys(
+                territory_id=territory,
+                user_id=values.opened_by_id,
+                region_id=self.territory_region(territory) or self.user_region(values.opened_by_id),
+            )
+        if entity == "ticket_comment":
+            ticket = self._get(Ticket, values.ticket_id)
+            return self.keys("ticket", ticket) if ticket is not None else _NOWHERE
+        if entity == "lead":
+            user = values.assignee_id or values.captured_by_id
+            return ScopeKeys(user_id=user, region_id=values.region_id or self.user_region(user))
+        raise KeyError(f"no scope rule for entity {entity!r}")
+
+
+SCOPE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "account": ("territory_id",),
+    "lead": ("assignee_id", "captured_by_id", "region_id"),
+}
+"""Attributes whose change can move a record out of someone's scope (the others are write-once
+or derived from a parent)."""
+
+SCOPE_CHILDREN: dict[str, tuple[tuple[type[Any], str], ...]] = {
+    "account": ((Contact, "account_id"), (Ticket, "account_id")),
+    "ticket": ((TicketComment, "ticket_id"),),
+}
+"""Children whose scope follows the parent's, re-announced when the parent moves."""
+
+
+def scope_key(principal: Principal) -> str:
+    """Identifies a caller's scope; a cursor issued under another key is useless (the device
+    must re-bootstrap to get a consistent view)."""
+    return f"{principal.role}:{principal.territory_id or '-'}:{principal.region_id or '-'}"
+
+
+def scope_filter(principal: Principal, columns: Any, device_id: str | None) -> ColumnElement[bool]:
+    """A predicate over a table with territory_id/user_id/region_id/public (and, for the change
+    log, device_id) columns, selecting what ``principal`` may receive."""
+    role = principal.role
+    device_col = getattr(columns, "device_id", None)
+    if role is Role.ADMIN:
+        shared: ColumnElement[bool] = true()
+    elif role is Role.MANAGER:
+        shared = or_(columns.public.is_(True), columns.region_id == principal.region_id)
+    elif role is Role.REP:
+        shared = or_(
+            columns.public.is_(True),
+            and_(columns.territory_id.is_not(None), columns.territory_id == principal.territory_id),
+            columns.user_id == principal.user_id,
+        )
+    else:
+        shared = false()
+    if device_col is None:
+        return shared
+    return or_(and_(device_col.is_(None), shared), device_col == device_id)

@@ -1,0 +1,142 @@
+"""Push: exactly-once, atomic client transactions, per-mutation answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Account, Contact
+from server.sync.models import ChangeLog, QuarantinedMutation
+from sync.ids import new_id
+from sync.messages import Applied, Rejected
+from tests.seed import World, run_db
+from tests.server.sync.device import Device
+from tests.stores import Store
+
+
+def _count(url: str, model: type, *where: object) -> int:
+    async def work(session: AsyncSession) -> int:
+        return int(
+            (
+                await session.execute(select(func.count()).select_from(model).where(*where))
+            ).scalar_one()
+        )
+
+    return run_db(url, work)
+
+
+def test_a_new_contact_is_applied_and_reaches_the_log(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    contact_id = new_id()
+    account_id = world.accounts["N1"][0]
+    [result] = rep.push(
+        rep.upsert(
+            "contact",
+            contact_id,
+            {"account_id": account_id, "first_name": "Grace", "last_name": "Hopper"},
+        )
+    )
+    assert isinstance(result, Applied)
+    assert result.version == 1
+    assert _count(store.url, ChangeLog, ChangeLog.record_id == contact_id) == 1
+
+
+def test_a_resent_batch_gets_the_same_answers_and_no_second_effect(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    account_id = world.accounts["N1"][0]
+    contact_id = new_id()
+    batch = [
+        rep.upsert(
+            "contact", contact_id, {"account_id": account_id, "first_name": "A", "last_name": "B"}
+        ),
+        rep.upsert("account", account_id, {"phone": "+49 40 1234"}, base_version=1),
+    ]
+    first = rep.push(*batch)
+    log_rows = _count(store.url, ChangeLog)
+    second = rep.push(*batch)
+    assert first == second
+    assert _count(store.url, ChangeLog) == log_rows
+    assert _count(store.url, Contact, Contact.id == contact_id) == 1
+
+
+def test_a_client_transaction_is_applied_whole_or_rejected_whole(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    own = world.accounts["N1"][0]
+    foreign = world.accounts["S1"][0]
+    tx = new_id()
+    good, bad = new_id(), new_id()
+    other = new_id()
+    results = rep.push(
+        rep.upsert(
+            "contact", good, {"account_id": own, "first_name": "In", "last_name": "Scope"}, tx=tx
+        ),
+        rep.upsert(
+            "contact",
+            bad,
+            {"account_id": foreign, "first_name": "Out", "last_name": "Scope"},
+            tx=tx,
+        ),
+        rep.upsert("contact", other, {"account_id": own, "first_name": "Other", "last_name": "Tx"}),
+    )
+    assert [type(r) for r in results] == [Rejected, Rejected, Applied]
+    assert isinstance(results[0], Rejected) and results[0].reason == "transaction_failed"
+    assert isinstance(results[1], Rejected) and results[1].reason == "out_of_scope"
+    assert _count(store.url, Contact, Contact.id.in_([good, bad])) == 0
+    assert _count(store.url, ChangeLog, ChangeLog.record_id.in_([good, bad])) == 0
+    assert _count(store.url, QuarantinedMutation) == 2
+
+
+def test_a_device_cannot_move_an_account_to_another_territory(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    account_id = world.accounts["N1"][0]
+    [result] = rep.push(
+        rep.upsert("account", account_id, {"territory_id": world.territories["S1"]}, base_version=1)
+    )
+    assert isinstance(result, Rejected)
+    assert result.reason == "server_owned_field"
+    assert result.field == "territory_id"
+
+    async def territory(session: AsyncSession) -> str | None:
+        return (await session.get(Account, account_id)).territory_id  # type: ignore[union-attr]
+
+    assert run_db(store.url, territory) == world.territories["N1"]
+
+
+def test_a_pushed_value_of_the_wrong_type_is_rejected_naming_the_field(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    [result] = rep.push(rep.upsert("account", world.accounts["N1"][0], {"lat": "north-ish"}))
+    assert isinstance(result, Rejected)
+    assert (result.reason, result.field) == ("validation", "lat")
+
+
+def test_a_push_for_another_device_is_forbidden(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    other = device_for("rep_n2")
+    # `other` sends a batch naming `rep`'s device with its own token: refused.
+    other.device_id = rep.device_id
+    response = other.push_raw([rep.upsert("account", world.accounts["N1"][0], {"phone": "1"})])
+    assert response.status_code == 403
+    assert response.json()["field"] == "device_id"
+
+
+def test_a_product_is_read_only_for_devices(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    [result] = rep.push(rep.upsert("product", world.products[0], {"name": "Cheaper"}))
+    assert isinstance(result, Rejected)
+    assert result.reason == "read_only"
