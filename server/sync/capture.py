@@ -36,7 +36,7 @@ from server.sync.entities import synced_columns, wire_record
 from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
 
-__all__ = ["install", "origin_device"]
+__all__ = ["install", "origin_device", "upsert_records"]
 
 _installed = False
 ORIGIN_KEY = "fieldline.origin_device"
@@ -144,7 +144,7 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
     if conn.dialect.name == "postgresql":
         stmt = stmt.values(txid=literal_column("pg_current_xact_id()::text::bigint"))
     conn.execute(stmt, log_rows)
-    _upsert_records(conn, records)
+    upsert_records(conn, records)
 
 
 def _row(
@@ -245,7 +245,7 @@ def _reannounce_children(
             )
 
 
-def _upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
+def upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
     # Several writes to one record in one flush (rare) must leave the last one.
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:

@@ -29,7 +29,7 @@ from server.leads.models import Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.settings import Settings
-from server.sync.ownership import load_parent
+from server.sync.ownership import Known, load_parent
 from server.tickets.models import Ticket
 from server.visits.models import Visit
 from sync.domain.pricing import LineInput, OrderTotals, price_order, repricing_diff
@@ -65,14 +65,14 @@ async def parent_status(
     entity: str,
     obj: Any,
     mutation: Mutation,
-    touched: list[SyncableMixin],
+    known: Known,
 ) -> str | None:
     """The status of the order an order line belongs to (lines are editable only while it is a
     draft)."""
     if entity != "order_line":
         return None
     order_id = obj.order_id if obj is not None else getattr(mutation, "fields", {}).get("order_id")
-    order = await load_parent(session, Order, order_id, touched)
+    order = await load_parent(session, Order, order_id, known)
     return order.status if order is not None else None
 
 
@@ -89,6 +89,7 @@ async def after_transaction(
     claims: dict[tuple[str, str], dict[str, Any]],
     settings: Settings,
     now: datetime,
+    known: Known,
 ) -> None:
     order_ids: list[str] = []
     for obj in touched:
@@ -97,7 +98,7 @@ async def after_transaction(
         elif isinstance(obj, OrderLine):
             order_ids.append(obj.order_id)
     for order_id in dict.fromkeys(order_ids):
-        order = await load_parent(session, Order, order_id, touched)
+        order = await load_parent(session, Order, order_id, known)
         if order is not None:
             await _price(session, order, touched, claims, now)
     for obj in touched:

@@ -24,26 +24,29 @@ from server.sync.scope import PUBLIC_ENTITIES
 from server.tickets.models import Ticket
 from server.visits.models import Visit
 
-__all__ = ["creation_defaults", "load_parent", "writable"]
+__all__ = ["Known", "creation_defaults", "load_parent", "writable"]
+
+
+Known = dict[tuple[str, str], SyncableMixin | None]
+"""Records already loaded for a push batch, by (entity, id) — including ones created or changed
+earlier in the batch and not yet flushed. None: known not to exist."""
 
 
 async def load_parent(
-    session: AsyncSession, model: type[Any], record_id: str | None, touched: list[SyncableMixin]
+    session: AsyncSession, model: type[Any], record_id: str | None, known: Known
 ) -> Any:
-    """A parent record, preferring one created or changed earlier in the same client
-    transaction (not yet flushed)."""
     if record_id is None:
         return None
-    for obj in touched:
-        if isinstance(obj, model) and obj.id == record_id:
-            return obj
-    return await session.get(model, record_id)
+    key = (model.__sync_entity__, record_id)
+    if key not in known:
+        known[key] = await session.get(model, record_id)
+    return known[key]
 
 
 async def _account_in_territory(
-    session: AsyncSession, principal: Principal, account_id: str | None, touched: list[Any]
+    session: AsyncSession, principal: Principal, account_id: str | None, known: Known
 ) -> bool:
-    account = await load_parent(session, Account, account_id, touched)
+    account = await load_parent(session, Account, account_id, known)
     return (
         account is not None
         and account.deleted_at is None
@@ -57,7 +60,7 @@ async def writable(
     principal: Principal,
     entity: str,
     obj: Any,
-    touched: list[SyncableMixin],
+    known: Known,
 ) -> bool:
     if principal.role is Role.ADMIN or entity in PUBLIC_ENTITIES:
         return True  # public entities are refused as read-only by the rules, with that reason
@@ -68,29 +71,29 @@ async def writable(
         case "account":
             return obj.territory_id is not None and obj.territory_id == principal.territory_id
         case "contact":
-            return await _account_in_territory(session, principal, obj.account_id, touched)
+            return await _account_in_territory(session, principal, obj.account_id, known)
         case "visit" | "order":
             return obj.rep_id == me and await _account_in_territory(
-                session, principal, obj.account_id, touched
+                session, principal, obj.account_id, known
             )
         case "opportunity":
             return obj.owner_id == me and await _account_in_territory(
-                session, principal, obj.account_id, touched
+                session, principal, obj.account_id, known
             )
         case "visit_note":
-            visit = await load_parent(session, Visit, obj.visit_id, touched)
+            visit = await load_parent(session, Visit, obj.visit_id, known)
             return visit is not None and visit.rep_id == me
         case "order_line":
-            order = await load_parent(session, Order, obj.order_id, touched)
+            order = await load_parent(session, Order, obj.order_id, known)
             return order is not None and order.rep_id == me
         case "ticket":
             return obj.opened_by_id == me or await _account_in_territory(
-                session, principal, obj.account_id, touched
+                session, principal, obj.account_id, known
             )
         case "ticket_comment":
-            ticket = await load_parent(session, Ticket, obj.ticket_id, touched)
+            ticket = await load_parent(session, Ticket, obj.ticket_id, known)
             return ticket is not None and await writable(
-                session, principal, "ticket", ticket, touched
+                session, principal, "ticket", ticket, known
             )
         case "lead":
             return obj.assignee_id == me or (obj.assignee_id is None and obj.captured_by_id == me)
@@ -102,7 +105,7 @@ async def creation_defaults(
     principal: Principal,
     entity: str,
     obj: Any,
-    touched: list[SyncableMixin],
+    known: Known,
 ) -> dict[str, Any]:
     """Values only the server sets when a device creates a record: who owns it, where it
     belongs."""

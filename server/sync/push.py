@@ -50,7 +50,7 @@ from server.sync.models import (
     PushReceipt,
     QuarantinedMutation,
 )
-from server.sync.ownership import creation_defaults, writable
+from server.sync.ownership import Known, creation_defaults, writable
 from sync import clock
 from sync.machines import ActorOrAdmin
 from sync.merge import DELETED_KEY, Resolution, Stored, dump_clocks, load_clocks, merge
@@ -143,8 +143,34 @@ async def push(
             "device_id in the body is not the device this token was issued to", field="device_id"
         )
     groups = _groups(request.mutations)
-    state = await _lock_device_state(session, principal)
     origin_device(session.sync_session, principal.device_id)
+    try:
+        return await _push(session, principal, request, groups, settings, careful=False)
+    except _NeedsCare:
+        # Something in the batch is refused: start over with a savepoint per client
+        # transaction, so the refused ones roll back alone. Merging is deterministic, so the
+        # second pass decides exactly what the first would have.
+        await session.rollback()
+        return await _push(session, principal, request, groups, settings, careful=True)
+
+
+class _NeedsCare(Exception):
+    pass
+
+
+async def _push(
+    session: AsyncSession,
+    principal: Principal,
+    request: PushRequest,
+    groups: list[list[Mutation]],
+    settings: Settings,
+    *,
+    careful: bool,
+) -> PushResponse:
+    """One pass over the batch. The fast pass (``careful=False``) prefetches every record the
+    batch names, applies all transactions and flushes once — a handful of round trips for the
+    whole batch; any refusal aborts it. The careful pass isolates each transaction."""
+    state = await _lock_device_state(session, principal)
     seqs = [m.seq for m in request.mutations]
     receipts = {
         r.seq: r
@@ -159,6 +185,12 @@ async def push(
     answers: dict[int, Result] = {}
     new_leads: list[str] = []
     now = datetime.now(UTC)
+    pending = [
+        g
+        for g in groups
+        if not all(m.seq in receipts for m in g) and not all(m.seq <= state.last_seq for m in g)
+    ]
+    batch = await _prefetch(session, [m for g in pending for m in g])
     for group in groups:
         if all(m.seq in receipts for m in group):
             for m in group:
@@ -171,7 +203,7 @@ async def push(
             for m in group:
                 answers[m.seq] = Applied(seq=m.seq, entity=m.entity, id=m.id, version=0)
             continue
-        outcome = await _apply_group(session, principal, group, settings, now)
+        outcome = await _apply_group(session, principal, group, settings, now, batch, careful)
         for m, result in zip(group, outcome.results, strict=True):
             answers[m.seq] = result
         new_leads.extend(outcome.new_leads)
@@ -183,11 +215,62 @@ async def push(
     if request.pending is not None:
         state.pending = max(request.pending - len(request.mutations), 0)
     state.oldest_pending_at = _parse_time(request.oldest_pending_at) if state.pending else None
+    if not careful:
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            logger.info(
+                "push batch hit a constraint; retrying transaction by transaction: %s", exc.orig
+            )
+            raise _NeedsCare from exc
+        # Versions may have moved during the domain step; answer with the final ones.
+        for seq, result in list(answers.items()):
+            answers[seq] = _final(result, batch)
     if new_leads:
         await domain.assign_new_leads(session, new_leads, now=now)
     return PushResponse(
         results=[answers[m.seq] for m in request.mutations], server_hlc=server_clock.now()
     )
+
+
+_PARENT_FIELDS = {
+    "account_id": "account",
+    "order_id": "order",
+    "visit_id": "visit",
+    "ticket_id": "ticket",
+}
+
+
+async def _prefetch(
+    session: AsyncSession, mutations: list[Mutation]
+) -> dict[tuple[str, str], SyncableMixin | None]:
+    """Every record the batch names, and their parents, in one query per entity (locked on
+    PostgreSQL, so merges read what they overwrite). Missing ids map to None."""
+    wanted: dict[str, set[str]] = {}
+    for m in mutations:
+        wanted.setdefault(m.entity, set()).add(m.id)
+        if isinstance(m, Upsert):
+            for name, parent in _PARENT_FIELDS.items():
+                value = m.fields.get(name)
+                if isinstance(value, str):
+                    wanted.setdefault(parent, set()).add(value)
+    lock = session.get_bind().dialect.name == "postgresql"
+    found: dict[tuple[str, str], SyncableMixin | None] = {}
+    for entity, ids in wanted.items():
+        model = model_for(entity)
+        if model is None:
+            continue
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            stmt = select(model).where(model.id.in_(chunk))
+            if lock:
+                stmt = stmt.with_for_update()
+            for obj in (await session.execute(stmt)).scalars():
+                found[(entity, obj.id)] = obj
+            for record_id in chunk:
+                found.setdefault((entity, record_id), None)
+    return found
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -206,42 +289,50 @@ async def _apply_group(
     group: list[Mutation],
     settings: Settings,
     now: datetime,
+    batch: dict[tuple[str, str], SyncableMixin | None],
+    careful: bool,
 ) -> _TxOutcome:
     outcome = _TxOutcome()
-    savepoint = await session.begin_nested()
+    savepoint = await session.begin_nested() if careful else None
     try:
         touched: list[SyncableMixin] = []
         claims: dict[tuple[str, str], dict[str, Any]] = {}
         for mutation in group:
             result, obj, resolution = await _apply_one(
-                session, principal, mutation, settings, now, touched
+                session, principal, mutation, settings, now, touched, batch
             )
             outcome.results.append(result)
             if obj is not None:
                 touched.append(obj)
+                batch[(mutation.entity, obj.id)] = obj
                 if isinstance(mutation, Upsert):
                     claims[(mutation.entity, mutation.id)] = dict(mutation.fields)
                 if resolution is not None:
-                    outcome.conflicts.extend(_conflicts(mutation, resolution, obj, principal))
+                    outcome.conflicts.extend(_conflicts(mutation, resolution, obj))
                 if mutation.entity == "lead" and resolution is not None and resolution.create:
                     outcome.new_leads.append(obj.id)
         try:
-            await domain.after_transaction(session, touched, claims, settings, now)
+            await domain.after_transaction(session, touched, claims, settings, now, batch)
         except domain.DomainRejection as exc:
             culprit = next((m for m in group if m.id == exc.record_id), group[0])
             raise _TxRefused(culprit, exc.reason, exc.detail, field=exc.field) from exc
-        await session.flush()
-        # Versions may have moved during the domain step (computed fields); answer with the
-        # final ones.
-        outcome.results = [_final(r, touched) for r in outcome.results]
+        if savepoint is not None:
+            await session.flush()
+            outcome.results = [_final(r, batch) for r in outcome.results]
     except _TxRefused as refused:
+        if savepoint is None:
+            raise _NeedsCare from refused
         await savepoint.rollback()
+        _forget(batch, group)
         outcome.results = [_refusal(m, refused) for m in group]
         outcome.conflicts = []
         outcome.new_leads = []
         return outcome
     except IntegrityError as exc:
+        if savepoint is None:
+            raise
         await savepoint.rollback()
+        _forget(batch, group)
         logger.info("push transaction refused by a constraint: %s", exc.orig)
         refused = _TxRefused(
             group[0], "validation", "a referenced record does not exist or a value is not unique"
@@ -250,16 +341,24 @@ async def _apply_group(
         outcome.conflicts = []
         outcome.new_leads = []
         return outcome
-    await savepoint.commit()
+    if savepoint is not None:
+        await savepoint.commit()
     return outcome
 
 
-def _final(result: Result, touched: list[SyncableMixin]) -> Result:
+def _forget(batch: dict[tuple[str, str], SyncableMixin | None], group: list[Mutation]) -> None:
+    """After a savepoint rollback the group's records are back to their stored state (or gone):
+    drop them from the batch cache so the next transaction reloads them."""
+    for m in group:
+        batch.pop((m.entity, m.id), None)
+
+
+def _final(result: Result, batch: Known) -> Result:
     """The answer with the record's final version and, for a merge, its final values (the
     domain step may have recomputed some after the merge)."""
     if not isinstance(result, Applied | Merged) or not result.version:
         return result
-    obj = next((o for o in touched if o.id == result.id), None)
+    obj = batch.get((result.entity, result.id))
     if obj is None:
         return result
     if isinstance(result, Merged):
@@ -305,16 +404,6 @@ def _actor(principal: Principal) -> ActorOrAdmin:
     return "admin" if principal.role is Role.ADMIN else "device"
 
 
-async def _load(
-    session: AsyncSession, model: type[SyncableMixin], record_id: str, touched: list[SyncableMixin]
-) -> SyncableMixin | None:
-    for obj in touched:
-        if obj.id == record_id and isinstance(obj, model):
-            return obj
-    lock = session.get_bind().dialect.name == "postgresql"
-    return await session.get(model, record_id, with_for_update=lock, populate_existing=lock)
-
-
 async def _apply_one(
     session: AsyncSession,
     principal: Principal,
@@ -322,6 +411,7 @@ async def _apply_one(
     settings: Settings,
     now: datetime,
     touched: list[SyncableMixin],
+    batch: dict[tuple[str, str], SyncableMixin | None],
 ) -> tuple[Result, SyncableMixin | None, Resolution | None]:
     entity = mutation.entity
     model = model_for(entity)
@@ -340,10 +430,11 @@ async def _apply_one(
             raise _TxRefused(mutation, "validation", exc.detail, field=exc.field) from exc
         mutation = msgspec.structs.replace(mutation, fields=fields)
 
-    obj = await _load(session, model, mutation.id, touched)
-    if obj is not None and not await writable(session, principal, entity, obj, touched):
+    key = (entity, mutation.id)
+    obj = batch[key] if key in batch else await session.get(model, mutation.id)
+    if obj is not None and not await writable(session, principal, entity, obj, batch):
         raise _TxRefused(mutation, "out_of_scope", f"this {entity} is outside your scope")
-    parent_status = await domain.parent_status(session, entity, obj, mutation, touched)
+    parent_status = await domain.parent_status(session, entity, obj, mutation, batch)
     new_version = (obj.version + 1) if obj is not None else 1
     resolution = merge(
         entity,
@@ -374,10 +465,10 @@ async def _apply_one(
         obj = model(id=mutation.id)
         for name, value in resolution.write.items():
             setattr(obj, name, _python(entity, name, value, mutation))
-        defaults = await creation_defaults(session, principal, entity, obj, touched)
+        defaults = await creation_defaults(session, principal, entity, obj, batch)
         for name, value in defaults.items():
             setattr(obj, name, value)
-        if not await writable(session, principal, entity, obj, touched):
+        if not await writable(session, principal, entity, obj, batch):
             raise _TxRefused(mutation, "out_of_scope", f"you may not create this {entity} here")
         session.add(obj)
     else:
@@ -433,7 +524,7 @@ def _bounded(mutation: Mutation, principal: Principal, settings: Settings) -> Mu
 
 
 def _conflicts(
-    mutation: Mutation, resolution: Resolution, obj: SyncableMixin, principal: Principal
+    mutation: Mutation, resolution: Resolution, obj: SyncableMixin
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -460,15 +551,18 @@ async def _record(
     now: datetime,
 ) -> None:
     assert principal.device_id and principal.user_id
-    session.add_all(
-        PushReceipt(
-            device_id=principal.device_id,
-            seq=m.seq,
-            tx=m.tx,
-            result=msgspec.to_builtins(r),
-            at=now,
-        )
-        for m, r in zip(group, outcome.results, strict=True)
+    await session.execute(
+        insert(PushReceipt.__table__),
+        [
+            {
+                "device_id": principal.device_id,
+                "seq": m.seq,
+                "tx": m.tx,
+                "result": msgspec.to_builtins(r),
+                "at": now,
+            }
+            for m, r in zip(group, outcome.results, strict=True)
+        ],
     )
     for m, r in zip(group, outcome.results, strict=True):
         if isinstance(r, Rejected):

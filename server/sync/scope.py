@@ -38,7 +38,15 @@ from server.org.models import Territory
 from server.tickets.models import Ticket, TicketComment
 from server.visits.models import Visit
 
-__all__ = ["PUBLIC_ENTITIES", "ScopeKeys", "ScopeResolver", "scope_filter", "scope_key"]
+__all__ = [
+    "PARENTS",
+    "PUBLIC_ENTITIES",
+    "SCOPE_CHILDREN",
+    "ScopeKeys",
+    "ScopeResolver",
+    "scope_filter",
+    "scope_key",
+]
 
 PUBLIC_ENTITIES = frozenset({"product", "price_list", "price"})
 
@@ -149,6 +157,16 @@ SCOPE_CHILDREN: dict[str, tuple[tuple[type[Any], str], ...]] = {
     "ticket": ((TicketComment, "ticket_id"),),
 }
 """Children whose scope follows the parent's, re-announced when the parent moves."""
+
+
+PARENTS: dict[str, tuple[tuple[type[Any], str], ...]] = {
+    "contact": ((Account, "account_id"),),
+    "ticket": ((Account, "account_id"),),
+    "visit_note": ((Visit, "visit_id"),),
+    "order_line": ((Order, "order_id"),),
+    "ticket_comment": ((Ticket, "ticket_id"),),
+}
+"""The parent records a child's scope is read from (see ``ScopeResolver.keys``)."""
 
 
 def scope_key(principal: Principal) -> str:

@@ -1,0 +1,192 @@
+"""Pull: bootstrap by scope, incremental changes, evictions, conflicts, checksums, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Account
+from server.sync.log import compact
+from server.sync.models import ChangeLog
+from sync import codec
+from sync.checksum import scope_digest
+from sync.ids import new_id
+from sync.messages import Merged
+from tests.seed import World, run_db
+from tests.server.sync.device import Device
+from tests.stores import Store
+
+
+def _move_account(url: str, account_id: str, territory_id: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        account.territory_id = territory_id
+
+    run_db(url, work)
+
+
+def _edit_account(url: str, account_id: str, **values: object) -> None:
+    async def work(session: AsyncSession) -> None:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        for name, value in values.items():
+            setattr(account, name, value)
+
+    run_db(url, work)
+
+
+def test_a_new_device_bootstraps_exactly_its_scope(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    pages = rep.pull(limit=4)
+    assert pages > 1
+    assert set(rep.of("account")) == set(world.accounts["N1"])
+    assert set(rep.of("contact")) == {c for a in world.accounts["N1"] for c in world.contacts[a]}
+    assert set(rep.of("product")) == set(world.products)
+    assert not set(rep.of("account")) & set(world.accounts["N2"])
+
+
+def test_a_manager_device_gets_the_whole_region(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    manager = device_for("mgr_north")
+    manager.pull()
+    assert set(manager.of("account")) == set(world.accounts["N1"] + world.accounts["N2"])
+
+
+def test_changes_after_bootstrap_arrive_in_order_and_only_in_scope(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    rep.pull()
+    _edit_account(store.url, world.accounts["N1"][0], phone="+49 40 555")
+    _edit_account(store.url, world.accounts["S1"][0], phone="+49 89 555")
+    page = rep.pull_page()
+    assert [(i.entity, i.id) for i in page.items] == [("account", world.accounts["N1"][0])]
+    assert rep.of("account")[world.accounts["N1"][0]]["phone"] == "+49 40 555"
+
+
+def test_an_account_moving_territory_is_evicted_from_the_old_rep_and_sent_whole_to_the_new(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    old, new = device_for("rep_n1"), device_for("rep_n2")
+    old.pull()
+    new.pull()
+    account_id = world.accounts["N1"][0]
+    contact_id = world.contacts[account_id][0]
+    _move_account(store.url, account_id, world.territories["N2"])
+    old.pull()
+    new.pull()
+    assert ("account", account_id) in old.evicted and ("contact", contact_id) in old.evicted
+    assert account_id not in old.of("account") and contact_id not in old.of("contact")
+    assert new.of("account")[account_id]["territory_id"] == world.territories["N2"]
+    assert contact_id in new.of("contact")
+
+
+def test_a_device_sees_its_own_push_on_the_next_pull(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    rep.pull()
+    contact_id = new_id()
+    rep.push(
+        rep.upsert(
+            "contact", contact_id, {"account_id": world.accounts["N1"][0], "first_name": "Read", "last_name": "Own"}
+        )
+    )
+    rep.pull()
+    assert rep.of("contact")[contact_id]["first_name"] == "Read"
+
+
+def test_a_concurrent_edit_that_loses_is_reported_to_the_losing_device(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    rep.pull()
+    account_id = world.accounts["N1"][0]
+    base = rep.of("account")[account_id]["version"]
+    offline_edit = rep.upsert("account", account_id, {"phone": "rep's number"}, base_version=base)
+    # The manager's edit happens later in wall time, so it wins.
+    _edit_account(store.url, account_id, phone="manager's number")
+    [result] = rep.push(offline_edit)
+    assert isinstance(result, Merged)
+    assert result.discarded == ["phone"]
+    assert result.fields["phone"] == "manager's number"
+    rep.pull()
+    [notice] = rep.conflicts
+    assert (notice.field, notice.kept, notice.discarded) == ("phone", "manager's number", "rep's number")
+    assert notice.discarded_origin == rep.device_id
+
+
+def test_checksums_match_a_device_that_holds_its_scope(
+    device_for: Callable[[str], Device],
+) -> None:
+    rep = device_for("rep_n1")
+    rep.pull()
+    page = rep.pull_page(checksums=True)
+    assert page.checksums
+    for checksum in page.checksums:
+        held = [(rid, data["version"]) for rid, data in rep.of(checksum.entity).items()]
+        assert scope_digest(held) == (checksum.count, checksum.digest)
+
+
+def test_a_cursor_older_than_the_retention_horizon_is_gone(
+    device_for: Callable[[str], Device], store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    rep.pull()
+
+    async def age_and_compact(session: AsyncSession) -> None:
+        await session.execute(
+            update(ChangeLog).values(at=datetime.now(UTC) - timedelta(days=100))
+        )
+        await compact(session, retention_days=45, now=datetime.now(UTC) + timedelta(days=50))
+
+    run_db(store.url, age_and_compact)
+    response = rep.client.get(
+        "/api/v1/sync/pull", params={"cursor": rep.cursor}, headers=rep.headers
+    )
+    assert response.status_code == 410
+    assert response.json()["retention_days"] == 45
+
+
+def test_pull_speaks_msgpack_when_asked(device_for: Callable[[str], Device]) -> None:
+    rep = device_for("rep_n1")
+    response = rep.client.get(
+        "/api/v1/sync/pull", headers={**rep.headers, "Accept": codec.MEDIA_MSGPACK}
+    )
+    assert response.headers["content-type"].startswith(codec.MEDIA_MSGPACK)
+    page = codec.decode_pull_page(response.content, codec.MEDIA_MSGPACK)
+    assert page.reset and page.items
+
+
+def test_an_unsupported_protocol_version_gets_426_with_a_clear_message(
+    device_for: Callable[[str], Device],
+) -> None:
+    rep = device_for("rep_n1")
+    response = rep.client.get(
+        "/api/v1/sync/pull", headers={**rep.headers, codec.PROTOCOL_HEADER: "99"}
+    )
+    assert response.status_code == 426
+    assert "update the app" in response.json()["detail"].lower()
+
+
+def test_a_malformed_push_body_is_400_and_changes_nothing(
+    device_for: Callable[[str], Device], client: TestClient[Litestar]
+) -> None:
+    rep = device_for("rep_n1")
+    response = client.post(
+        "/api/v1/sync/push",
+        content=msgspec.json.encode({"device_id": rep.device_id, "mutations": [{"kind": "upsert"}]}),
+        headers={**rep.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
