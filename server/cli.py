@@ -28,7 +28,13 @@ def _registrars() -> list[Registrar]:
     return found
 
 
-_REGISTRARS: list[str] = []
+_REGISTRARS: list[str] = [
+    "server.demo.cli",
+    "server.forecasting.cli",
+    "server.leads.cli",
+    "server.jobs.cli",
+    "client_sdk.cli",
+]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -46,6 +52,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = args.host or settings.host
     port = args.port or settings.port
+    if not settings.should_auto_migrate:
+        missing = asyncio.run(_missing_migrations(settings.database_url))
+        if missing:
+            print(
+                "fieldline: the database schema is not up to date (missing: "
+                + ", ".join(sorted(missing))
+                + f"). Run `fieldline migrate` against {_safe_url(settings.database_url)} first.",
+                file=sys.stderr,
+            )
+            return 2
     app = create_app(settings)
     print(f"Fieldline serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
     uvicorn.run(
@@ -58,6 +74,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+async def _missing_migrations(url: str) -> set[str]:
+    from server.db.engine import create_engine
+    from server.db.migrate import pending_heads
+
+    engine = create_engine(url, null_pool=True)
+    try:
+        return await pending_heads(engine)
+    finally:
+        await engine.dispose()
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -110,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     create_user = sub.add_parser("create-user", help="add a user")
     create_user.add_argument("username")
-    create_user.add_argument("--role", choices=["rep", "manager", "backoffice", "admin"], required=True)
+    create_user.add_argument(
+        "--role", choices=["rep", "manager", "backoffice", "admin"], required=True
+    )
     create_user.add_argument("--password", help="prompted for when omitted")
     create_user.add_argument("--full-name")
     create_user.add_argument("--region", help="region code (managers and reps)")

@@ -16,6 +16,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.metrics import METRICS
+
 __all__ = ["RequestLogMiddleware", "configure_logging"]
 
 logger = logging.getLogger("fieldline.request")
@@ -67,6 +69,10 @@ class RequestLogMiddleware(ASGIMiddleware):
         try:
             await next_app(scope, receive, capture)
         finally:
+            elapsed = time.perf_counter() - start
+            # The route template, not the path: ids must not explode the label set.
+            route = str(scope.get("path_template") or "unmatched")
+            METRICS.observe_request(str(scope.get("method")), route, status, elapsed)
             user = scope.get("user")
             logger.info(
                 "request",
@@ -75,7 +81,7 @@ class RequestLogMiddleware(ASGIMiddleware):
                         "method": scope.get("method"),
                         "path": scope.get("path"),
                         "status": status,
-                        "ms": round((time.perf_counter() - start) * 1000, 1),
+                        "ms": round(elapsed * 1000, 1),
                         "actor": getattr(user, "actor", None),
                     }
                 },

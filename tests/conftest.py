@@ -54,10 +54,10 @@ def sqlite_store(store_factory: StoreFactory) -> Iterator[Store]:
 
 @pytest.fixture
 def settings(store: Store) -> Settings:
-    return test_settings(store)
+    return make_settings(store)
 
 
-def test_settings(store: Store, **overrides: object) -> Settings:
+def make_settings(store: Store, **overrides: object) -> Settings:
     return Settings(
         env="test",
         database_url=store.url,

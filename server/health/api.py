@@ -17,14 +17,13 @@ __all__ = ["HealthController"]
 
 class HealthController(Controller):
     path = "/health"
-    tags = ["health"]
-    opt = {"public": True}
+    tags = ("health",)
 
-    @get("/live", summary="The process is up")
+    @get("/live", summary="The process is up", opt={"public": True})
     async def live(self) -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @get("/ready", summary="The process can reach its database")
+    @get("/ready", summary="The process can reach its database", opt={"public": True})
     async def ready(self, state: State) -> Response[dict[str, Any]]:
         try:
             async with state.engine.connect() as conn:

@@ -20,6 +20,7 @@ from server.auth.models import Role
 from server.auth.principal import Principal
 from server.db.base import utcnow
 from server.errors import BadRequest, FieldlineError, UnsupportedMediaType, UpgradeRequired
+from server.metrics import METRICS
 from server.sync import pull as pull_service
 from server.sync import push as push_service
 from server.sync.log import compact
@@ -135,6 +136,7 @@ class SyncController(Controller):
             resync=resync,
         )
         await _touch_pull(state, principal)
+        METRICS.count("pulled_items", len(page.items))
         return _encoded(page, request)
 
     @get(

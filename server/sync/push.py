@@ -37,6 +37,7 @@ from server.auth.models import Role
 from server.auth.principal import Principal
 from server.db.base import SyncableMixin
 from server.errors import BadRequest, Forbidden
+from server.metrics import METRICS
 from server.settings import Settings
 from server.sync import domain
 from server.sync.capture import origin_device
@@ -228,6 +229,8 @@ async def _push(
             answers[seq] = _final(result, batch)
     if new_leads:
         await domain.assign_new_leads(session, new_leads, now=now)
+    for result in answers.values():
+        METRICS.count(f"mutation_{result.__struct_config__.tag}")
     return PushResponse(
         results=[answers[m.seq] for m in request.mutations], server_hlc=server_clock.now()
     )

@@ -1,0 +1,97 @@
+"""Prometheus-format metrics at ``/metrics``: request counts and latency by route and status,
+and sync counters (mutations applied, merged, rejected; items pulled). Kept in process memory:
+each replica exposes its own, and the scraper sums them."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from typing import Any
+
+from litestar import Controller, get
+from litestar.response import Response
+
+__all__ = ["METRICS", "Metrics", "MetricsController"]
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self.latency: dict[tuple[str, str], list[int]] = defaultdict(
+            lambda: [0] * (len(_BUCKETS) + 1)
+        )
+        self.latency_sum: Counter[tuple[str, str]] = Counter()
+        self.sync: Counter[str] = Counter()
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self.requests[(method, route, status)] += 1
+            buckets = self.latency[(method, route)]
+            for index, bound in enumerate(_BUCKETS):
+                if seconds <= bound:
+                    buckets[index] += 1
+                    break
+            else:
+                buckets[-1] += 1
+            self.latency_sum[(method, route)] += seconds  # type: ignore[assignment]
+
+    def count(self, name: str, value: int = 1) -> None:
+        with self._lock:
+            self.sync[name] += value
+
+    def render(self) -> str:
+        lines = [
+            "# HELP fieldline_http_requests_total HTTP requests by method, route and status.",
+            "# TYPE fieldline_http_requests_total counter",
+        ]
+        with self._lock:
+            for (method, route, status), n in sorted(self.requests.items()):
+                lines.append(
+                    f'fieldline_http_requests_total{{method="{method}",route="{route}",'
+                    f'status="{status}"}} {n}'
+                )
+            lines += [
+                "# HELP fieldline_http_request_seconds Request latency.",
+                "# TYPE fieldline_http_request_seconds histogram",
+            ]
+            for (method, route), buckets in sorted(self.latency.items()):
+                labels = f'method="{method}",route="{route}"'
+                cumulative = 0
+                for bound, n in zip(_BUCKETS, buckets, strict=False):
+                    cumulative += n
+                    lines.append(
+                        f'fieldline_http_request_seconds_bucket{{{labels},le="{bound}"}} '
+                        f"{cumulative}"
+                    )
+                cumulative += buckets[-1]
+                lines.append(
+                    f'fieldline_http_request_seconds_bucket{{{labels},le="+Inf"}} {cumulative}'
+                )
+                lines.append(
+                    f"fieldline_http_request_seconds_sum{{{labels}}} "
+                    f"{self.latency_sum[(method, route)]:.6f}"
+                )
+                lines.append(f"fieldline_http_request_seconds_count{{{labels}}} {cumulative}")
+            lines += [
+                "# HELP fieldline_sync_total Sync events (mutations by outcome, pulled items).",
+                "# TYPE fieldline_sync_total counter",
+            ]
+            for name, n in sorted(self.sync.items()):
+                lines.append(f'fieldline_sync_total{{event="{name}"}} {n}')
+        return "\n".join(lines) + "\n"
+
+
+METRICS = Metrics()
+
+
+class MetricsController(Controller):
+    path = "/metrics"
+    tags = ("health",)
+    include_in_schema = False
+
+    @get("/", summary="Prometheus metrics", opt={"public": True})
+    async def metrics(self) -> Response[Any]:
+        return Response(METRICS.render(), media_type="text/plain; version=0.0.4")
