@@ -126,6 +126,7 @@ class SyncController(Controller):
     ) -> Response[bytes]:
         _check_protocol(request)
         principal = principal_of(request)
+        media_type = codec.negotiate(request.headers.get("accept"))
         page = await pull_service.pull(
             db,
             principal,
@@ -134,6 +135,7 @@ class SyncController(Controller):
             limit=limit or state.settings.sync_page_size,
             checksums=checksums,
             resync=resync,
+            raw_json=media_type == codec.MEDIA_JSON,
         )
         await _touch_pull(state, principal)
         METRICS.count("pulled_items", len(page.items))

@@ -63,8 +63,10 @@ def to_wire(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
-def wire_record(obj: SyncableMixin) -> dict[str, Any]:
-    entity = type(obj).__sync_entity__
+def wire_record(obj: Any, entity: str | None = None) -> dict[str, Any]:
+    """The wire form of a record: a mapped object, or a Core row of its table (``entity``
+    given)."""
+    entity = entity or type(obj).__sync_entity__
     data = {name: to_wire(getattr(obj, name)) for name in ENVELOPE_FIELDS}
     for name in synced_columns(entity):
         data[name] = to_wire(getattr(obj, name))

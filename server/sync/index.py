@@ -7,6 +7,7 @@ form and scope keys with the same code capture uses, so the two can never disagr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -52,27 +53,26 @@ def _reindex(session: Session) -> int:
     conn = session.connection()
     total = 0
     for entity in _ORDER:
-        model = models[entity]
+        table = models[entity].__table__
         last = ""
         while True:
-            chunk = list(
-                session.execute(
-                    select(model).where(model.id > last).order_by(model.id).limit(_CHUNK)
-                ).scalars()
-            )
+            # Core rows, not ORM objects: a bulk rebuild needs values, not identity tracking.
+            chunk = conn.execute(
+                select(table).where(table.c.id > last).order_by(table.c.id).limit(_CHUNK)
+            ).all()
             if not chunk:
                 break
-            keep_alive = _prefetch_parents(session, entity, chunk)
+            resolver.preloaded = _parents(conn, entity, chunk)
             records: list[dict[str, Any]] = []
-            for obj in chunk:
-                deleted = obj.deleted_at is not None
-                keys = resolver.keys(entity, obj)
+            for row in chunk:
+                deleted = row.deleted_at is not None
+                keys = resolver.keys(entity, row)
                 records.append(
                     {
                         "entity": entity,
-                        "record_id": obj.id,
-                        "version": obj.version,
-                        "data": {} if deleted else wire_record(obj),
+                        "record_id": row.id,
+                        "version": row.version,
+                        "data": {} if deleted else wire_record(row, entity),
                         "deleted": deleted,
                         **keys.as_columns(),
                     }
@@ -80,22 +80,20 @@ def _reindex(session: Session) -> int:
             upsert_records(conn, records)
             total += len(records)
             last = chunk[-1].id
-            del keep_alive
-            session.expunge_all()
     return total
 
 
-def _prefetch_parents(session: Session, entity: str, chunk: list[Any]) -> list[Any]:
-    """Load the chunk's parents (and theirs) in one query per batch, so the resolver finds them
-    in the identity map instead of issuing a query per child. Returns them to keep them
-    referenced while the chunk is indexed."""
-    loaded: list[Any] = []
+def _parents(conn: Any, entity: str, chunk: Sequence[Any]) -> dict[tuple[type[Any], str], Any]:
+    """The chunk's parents (and theirs), one query per batch of ids, keyed as the resolver looks
+    them up."""
+    found: dict[tuple[type[Any], str], Any] = {}
     for model, fk in PARENTS.get(entity, ()):
-        ids = list({getattr(obj, fk) for obj in chunk if getattr(obj, fk) is not None})
+        ids = list({getattr(row, fk) for row in chunk if getattr(row, fk) is not None})
         parents: list[Any] = []
+        table = model.__table__
         for start in range(0, len(ids), 900):
             batch = ids[start : start + 900]
-            parents.extend(session.execute(select(model).where(model.id.in_(batch))).scalars())
-        loaded.extend(parents)
-        loaded.extend(_prefetch_parents(session, model.__sync_entity__, parents))
-    return loaded
+            parents.extend(conn.execute(select(table).where(table.c.id.in_(batch))).all())
+        found.update({(model, row.id): row for row in parents})
+        found.update(_parents(conn, model.__sync_entity__, parents))
+    return found

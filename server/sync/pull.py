@@ -10,9 +10,10 @@ version is not older than theirs, so the replay never regresses a row).
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import msgspec
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import Text, and_, cast, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.principal import Principal
@@ -46,7 +47,11 @@ async def pull(
     limit: int,
     checksums: bool = False,
     resync: str | None = None,
+    raw_json: bool = False,
 ) -> PullPage:
+    """``raw_json``: the page will be encoded as JSON, so snapshot record bodies may be passed
+    through as stored (msgspec.Raw) instead of being decoded and encoded again — the bulk of a
+    bootstrap's cost."""
     key = scope_key(principal)
     if resync is not None and model_for(resync) is None:
         raise BadRequest(f"no entity called {resync!r}", field="resync")
@@ -56,9 +61,13 @@ async def pull(
     if position is None or (resync is not None and position.e != resync):
         start = await head_position(session)
         position = msgspec.structs.replace(start, k=key, b=[], e=resync)
-        return await _snapshot_page(session, principal, settings, position, limit, first=True)
+        return await _snapshot_page(
+            session, principal, settings, position, limit, first=True, raw_json=raw_json
+        )
     if position.b is not None:
-        return await _snapshot_page(session, principal, settings, position, limit, first=False)
+        return await _snapshot_page(
+            session, principal, settings, position, limit, first=False, raw_json=raw_json
+        )
 
     await check_horizon(session, position, settings.sync_retention_days)
     where = scope_filter(principal, ChangeLog.__table__.c, principal.device_id)
@@ -83,6 +92,7 @@ async def _snapshot_page(
     limit: int,
     *,
     first: bool,
+    raw_json: bool,
 ) -> PullPage:
     table = SyncRecord.__table__
     conditions = [
@@ -95,16 +105,22 @@ async def _snapshot_page(
         conditions.append(tuple_(table.c.entity, table.c.record_id) > tuple(position.b))
     result = (
         await session.execute(
-            select(table.c.entity, table.c.record_id, table.c.version, table.c.data)
+            select(
+                table.c.entity,
+                table.c.record_id,
+                table.c.version,
+                cast(table.c.data, Text).label("data") if raw_json else table.c.data,
+            )
             .where(and_(*conditions))
             .order_by(table.c.entity, table.c.record_id)
             .limit(limit + 1)
         )
     ).all()
     page = result[:limit]
+    wrap = msgspec.Raw if raw_json else _same
     items: list[PullItem] = [
-        Change(entity=r.entity, id=r.record_id, op="upsert", version=r.version, fields=r.data)
-        for r in page
+        Change(entity=entity, id=record_id, op="upsert", version=version, fields=wrap(data))
+        for entity, record_id, version, data in page
     ]
     if len(result) > limit:
         last = page[-1]
@@ -125,6 +141,10 @@ async def _snapshot_page(
         server_hlc=server_clock.now(),
         entity=position.e,
     )
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _item(row: LogRow) -> PullItem:

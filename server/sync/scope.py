@@ -79,10 +79,15 @@ class ScopeResolver:
         self.session = session
         self._territory_region: dict[str, str | None] = {}
         self._user_region: dict[str, str | None] = {}
+        self.preloaded: dict[tuple[type[Any], str], Any] = {}
+        """Parents fetched in bulk beforehand (rows or objects), consulted first."""
 
     def _get(self, model: type[Any], pk: str | None) -> Any:
         if pk is None:
             return None
+        found = self.preloaded.get((model, pk))
+        if found is not None:
+            return found
         obj = self.session.identity_map.get(identity_key(model, pk))
         if obj is None:
             obj = self.session.get(model, pk)
