@@ -27,6 +27,7 @@ from server.logging import RequestLogMiddleware, configure_logging
 from server.problems import exception_handlers
 from server.routes import api_handlers, root_handlers
 from server.settings import Settings
+from server.web.templating import template_config
 
 __all__ = ["LifespanHook", "create_app"]
 
@@ -71,20 +72,21 @@ def create_app(
                     logger.exception("error while stopping")
             await engine.dispose()
 
+    # ``db`` is provided once, at the app layer (Litestar refuses the same provider twice).
     api = Router(
         path="/api/v1",
         route_handlers=api_handlers(),
         guards=[_require_authentication],
-        dependencies={"db": Provide(provide_db)},
         security=[{"bearer": []}, {"apiKey": []}],
     )
     app = Litestar(
         route_handlers=[api, *root_handlers()],
         lifespan=[lifespan],
-        middleware=[RequestLogMiddleware(), AuthMiddleware()],
+        middleware=[RequestLogMiddleware(log_requests=settings.log_requests), AuthMiddleware()],
         exception_handlers=exception_handlers,
         dependencies={"db": Provide(provide_db)},
         request_max_body_size=settings.max_body_bytes,
+        template_config=template_config(),
         compression_config=CompressionConfig(backend="gzip", minimum_size=4096),
         openapi_config=OpenAPIConfig(
             title="Fieldline API",
@@ -123,8 +125,22 @@ async def _ensure_schema(settings: Settings, engine: Any) -> None:
 
 
 def _default_start_hooks(settings: Settings) -> list[LifespanHook]:
-    return []
+    from server.backoffice.dispatcher import start_dispatcher
+
+    hooks: list[LifespanHook] = [start_dispatcher]
+    if settings.scheduler_enabled:
+        from server.jobs.scheduler import start_scheduler
+
+        hooks.append(start_scheduler)
+    return hooks
 
 
 def _default_stop_hooks(settings: Settings) -> list[LifespanHook]:
-    return []
+    from server.backoffice.dispatcher import stop_dispatcher
+
+    hooks: list[LifespanHook] = [stop_dispatcher]
+    if settings.scheduler_enabled:
+        from server.jobs.scheduler import stop_scheduler
+
+        hooks.append(stop_scheduler)
+    return hooks

@@ -56,6 +56,9 @@ def configure_logging(level: str) -> None:
 class RequestLogMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
+    def __init__(self, *, log_requests: bool = True) -> None:
+        self.log_requests = log_requests
+
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         start = time.perf_counter()
         status = 500
@@ -73,16 +76,17 @@ class RequestLogMiddleware(ASGIMiddleware):
             # The route template, not the path: ids must not explode the label set.
             route = str(scope.get("path_template") or "unmatched")
             METRICS.observe_request(str(scope.get("method")), route, status, elapsed)
-            user = scope.get("user")
-            logger.info(
-                "request",
-                extra={
-                    "fields": {
-                        "method": scope.get("method"),
-                        "path": scope.get("path"),
-                        "status": status,
-                        "ms": round(elapsed * 1000, 1),
-                        "actor": getattr(user, "actor", None),
-                    }
-                },
-            )
+            if self.log_requests:
+                user = scope.get("user")
+                logger.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": scope.get("method"),
+                            "path": scope.get("path"),
+                            "status": status,
+                            "ms": round(elapsed * 1000, 1),
+                            "actor": getattr(user, "actor", None),
+                        }
+                    },
+                )
