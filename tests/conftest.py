@@ -62,6 +62,7 @@ def make_settings(store: Store, **overrides: object) -> Settings:
         env="test",
         database_url=store.url,
         scheduler_enabled=False,
+        webhooks_enabled=False,
         auto_migrate=False,
         log_requests=False,
         log_level="WARNING",

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import String, inspect
+from sqlalchemy.types import TypeDecorator
 
 from server.sync.entities import model_for, to_wire
 
@@ -37,8 +38,10 @@ def _columns(entity: str) -> dict[str, _Column]:
     found: dict[str, _Column] = {}
     for attr in inspect(model).column_attrs:
         column = attr.columns[0]
+        # Our TypeDecorators (UTC datetimes, money) take the Python type of what they wrap.
+        kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
         try:
-            python_type = column.type.python_type
+            python_type = kind.python_type
         except NotImplementedError:
             python_type = object
         max_length = column.type.length if isinstance(column.type, String) else None

@@ -66,12 +66,16 @@ async def parent_status(
     obj: Any,
     mutation: Mutation,
     known: Known,
+    status_before_tx: dict[str, str],
 ) -> str | None:
-    """The status of the order an order line belongs to (lines are editable only while it is a
-    draft)."""
+    """The status of the order an order line belongs to, as it was when the client transaction
+    began: lines are editable only while their order is a draft, and a transaction that creates
+    or submits an order together with its lines is judged as the draft it started from."""
     if entity != "order_line":
         return None
     order_id = obj.order_id if obj is not None else getattr(mutation, "fields", {}).get("order_id")
+    if order_id in status_before_tx:
+        return status_before_tx[order_id]
     order = await load_parent(session, Order, order_id, known)
     return order.status if order is not None else None
 

@@ -300,9 +300,10 @@ async def _apply_group(
     try:
         touched: list[SyncableMixin] = []
         claims: dict[tuple[str, str], dict[str, Any]] = {}
+        status_before_tx: dict[str, str] = {}
         for mutation in group:
             result, obj, resolution = await _apply_one(
-                session, principal, mutation, settings, now, touched, batch
+                session, principal, mutation, settings, now, touched, batch, status_before_tx
             )
             outcome.results.append(result)
             if obj is not None:
@@ -415,6 +416,7 @@ async def _apply_one(
     now: datetime,
     touched: list[SyncableMixin],
     batch: dict[tuple[str, str], SyncableMixin | None],
+    status_before_tx: dict[str, str],
 ) -> tuple[Result, SyncableMixin | None, Resolution | None]:
     entity = mutation.entity
     model = model_for(entity)
@@ -437,7 +439,11 @@ async def _apply_one(
     obj = batch[key] if key in batch else await session.get(model, mutation.id)
     if obj is not None and not await writable(session, principal, entity, obj, batch):
         raise _TxRefused(mutation, "out_of_scope", f"this {entity} is outside your scope")
-    parent_status = await domain.parent_status(session, entity, obj, mutation, batch)
+    if entity == "order" and mutation.id not in status_before_tx:
+        status_before_tx[mutation.id] = obj.status if obj is not None else "draft"
+    parent_status = await domain.parent_status(
+        session, entity, obj, mutation, batch, status_before_tx
+    )
     new_version = (obj.version + 1) if obj is not None else 1
     resolution = merge(
         entity,

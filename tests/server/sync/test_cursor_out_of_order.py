@@ -156,8 +156,9 @@ def test_a_reader_racing_many_writers_sees_every_change_exactly_once(
 
     async def logged(session: AsyncSession) -> list[tuple[str, int]]:
         rows = await session.execute(
-            select(ChangeLog.record_id, ChangeLog.version)
-            .where(ChangeLog.record_id.in_(accounts), ChangeLog.op == "upsert")
+            select(ChangeLog.record_id, ChangeLog.version).where(
+                ChangeLog.record_id.in_(accounts), ChangeLog.op == "upsert"
+            )
         )
         return [(r, v) for r, v in rows if v > 1]
 

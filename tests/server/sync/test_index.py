@@ -15,7 +15,14 @@ def _index(session_url: str) -> dict[tuple[str, str], tuple[Any, ...]]:
     async def work(session: AsyncSession) -> dict[tuple[str, str], tuple[Any, ...]]:
         rows = await session.execute(select(SyncRecord))
         return {
-            (r.entity, r.record_id): (r.version, r.data, r.territory_id, r.user_id, r.region_id, r.public)
+            (r.entity, r.record_id): (
+                r.version,
+                r.data,
+                r.territory_id,
+                r.user_id,
+                r.region_id,
+                r.public,
+            )
             for r in rows.scalars()
         }
 

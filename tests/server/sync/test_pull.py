@@ -99,7 +99,9 @@ def test_a_device_sees_its_own_push_on_the_next_pull(
     contact_id = new_id()
     rep.push(
         rep.upsert(
-            "contact", contact_id, {"account_id": world.accounts["N1"][0], "first_name": "Read", "last_name": "Own"}
+            "contact",
+            contact_id,
+            {"account_id": world.accounts["N1"][0], "first_name": "Read", "last_name": "Own"},
         )
     )
     rep.pull()
@@ -122,7 +124,11 @@ def test_a_concurrent_edit_that_loses_is_reported_to_the_losing_device(
     assert result.fields["phone"] == "manager's number"
     rep.pull()
     [notice] = rep.conflicts
-    assert (notice.field, notice.kept, notice.discarded) == ("phone", "manager's number", "rep's number")
+    assert (notice.field, notice.kept, notice.discarded) == (
+        "phone",
+        "manager's number",
+        "rep's number",
+    )
     assert notice.discarded_origin == rep.device_id
 
 
@@ -145,9 +151,7 @@ def test_a_cursor_older_than_the_retention_horizon_is_gone(
     rep.pull()
 
     async def age_and_compact(session: AsyncSession) -> None:
-        await session.execute(
-            update(ChangeLog).values(at=datetime.now(UTC) - timedelta(days=100))
-        )
+        await session.execute(update(ChangeLog).values(at=datetime.now(UTC) - timedelta(days=100)))
         await compact(session, retention_days=45, now=datetime.now(UTC) + timedelta(days=50))
 
     run_db(store.url, age_and_compact)
@@ -185,7 +189,9 @@ def test_a_malformed_push_body_is_400_and_changes_nothing(
     rep = device_for("rep_n1")
     response = client.post(
         "/api/v1/sync/push",
-        content=msgspec.json.encode({"device_id": rep.device_id, "mutations": [{"kind": "upsert"}]}),
+        content=msgspec.json.encode(
+            {"device_id": rep.device_id, "mutations": [{"kind": "upsert"}]}
+        ),
         headers={**rep.headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 400

@@ -1,0 +1,148 @@
+"""What the server computes when a device's transaction lands: verification, prices, states."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.catalog.models import Price
+from server.orders.models import Order
+from sync.ids import new_id
+from sync.messages import Applied, Rejected
+from tests.seed import World, run_db
+from tests.server.sync.device import Device
+from tests.stores import Store
+
+
+def _visit_fields(world: World, lat: float, lon: float, at: str) -> dict[str, object]:
+    return {
+        "account_id": world.accounts["N1"][0],
+        "status": "in_progress",
+        "check_in_at": at,
+        "check_in_lat": lat,
+        "check_in_lon": lon,
+        "check_in_accuracy_m": 8.0,
+        "verified": True,  # a device cannot declare itself verified
+    }
+
+
+def test_a_check_in_far_from_the_account_is_kept_but_flagged_by_the_server(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    visit = new_id()
+    [result] = rep.push(
+        rep.upsert("visit", visit, _visit_fields(world, 53.9, 10.5, "2026-11-23T09:00:00Z"))
+    )
+    assert isinstance(result, Applied)
+    rep.pull()
+    stored = rep.of("visit")[visit]
+    assert stored["verified"] is False
+    assert "outside_radius" in stored["flags"]
+    assert stored["distance_m"] > 10_000
+
+
+def test_a_check_in_at_the_account_is_verified(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    visit = new_id()
+    rep.push(
+        rep.upsert("visit", visit, _visit_fields(world, 53.5511, 9.9937, "2026-11-23T09:00:00Z"))
+    )
+    rep.pull()
+    assert rep.of("visit")[visit]["verified"] is True
+
+
+def _order(
+    rep: Device, world: World, unit_price: str, *, status: str = "submitted"
+) -> tuple[str, list]:
+    order, line, tx = new_id(), new_id(), new_id()
+    return order, [
+        rep.upsert(
+            "order",
+            order,
+            {"account_id": world.accounts["N1"][0], "status": status, "total": "37.80"},
+            tx=tx,
+        ),
+        rep.upsert(
+            "order_line",
+            line,
+            {
+                "order_id": order,
+                "product_id": world.products[1],
+                "quantity": 2,
+                "discount_pct": "10",
+                "line_no": 1,
+                "unit_price": unit_price,
+            },
+            tx=tx,
+        ),
+    ]
+
+
+def test_an_order_priced_with_stale_prices_is_repriced_and_the_difference_recorded(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    # The price list has 18.50 for product 2; the device still had 21.00.
+    order, mutations = _order(rep, world, "21.00")
+    results = rep.push(*mutations)
+    assert all(isinstance(r, Applied) for r in results), results
+    rep.pull()
+    stored = rep.of("order")[order]
+    assert Decimal(stored["total"]) == Decimal("33.30")  # 2 × 18.50 − 10 %
+    assert Decimal(stored["repricing"]["old_total"]) == Decimal("37.80")
+    assert Decimal(stored["repricing"]["new_total"]) == Decimal("33.30")
+
+
+def test_an_order_the_back_office_accepted_refuses_an_offline_edit_with_its_state(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    order, mutations = _order(rep, world, "18.50")
+    rep.push(*mutations)
+
+    async def accept(session: AsyncSession) -> None:
+        stored = await session.get(Order, order)
+        assert stored is not None
+        stored.status = "accepted"
+
+    run_db(store.url, accept)
+    [result] = rep.push(rep.upsert("order", order, {"notes": "deliver Friday"}, base_version=2))
+    assert isinstance(result, Rejected)
+    assert result.reason == "illegal_transition"
+    assert result.current is not None and result.current["status"] == "accepted"
+
+
+def test_an_update_to_a_deleted_contact_is_refused_because_delete_wins(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    first, second = device_for("rep_n1"), device_for("rep_n1")
+    contact = world.contacts[world.accounts["N1"][0]][0]
+    [deleted] = first.push(first.delete("contact", contact))
+    assert isinstance(deleted, Applied)
+    [late] = second.push(second.upsert("contact", contact, {"phone": "+49"}, base_version=1))
+    assert isinstance(late, Rejected) and late.reason == "deleted"
+    second.pull()
+    assert contact not in second.of("contact")
+
+
+def test_a_price_change_reaches_every_rep_device(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_s2")
+    rep.pull()
+
+    async def change(session: AsyncSession) -> str:
+        from sqlalchemy import select
+
+        price = (await session.execute(select(Price).limit(1))).scalar_one()
+        price.unit_price = Decimal("99.99")
+        return price.id
+
+    price_id = run_db(store.url, change)
+    rep.pull()
+    assert rep.of("price")[price_id]["unit_price"] == "99.99"
