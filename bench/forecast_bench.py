@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -23,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Account
@@ -33,7 +34,6 @@ from server.db.migrate import upgrade
 from server.forecasting.backtest import rolling_origin
 from server.forecasting.engine import compute
 from server.forecasting.inputs import load_hierarchy, load_opportunities, load_sales
-from server.forecasting.models import ForecastSeriesState
 from server.forecasting.periods import add_periods, period_of
 from server.forecasting.service import HISTORY_LENGTH, HORIZON, recompute
 from server.forecasting.synthetic import monthly_histories
@@ -139,11 +139,14 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             await _seed(session, args.reps, args.months)
             await session.commit()
 
+        cpu: list[float] = []
+
         async def timed(work: Any) -> tuple[float, Any]:
             async with sessions() as session:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 result = await work(session)
                 await session.commit()
+                cpu.append(time.process_time() - cpu_started)
                 return time.perf_counter() - started, result
 
         async def read_inputs(session: AsyncSession) -> None:
@@ -152,11 +155,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             await load_sales(session, origins=origins, lengths=HISTORY_LENGTH, horizon=HORIZON)
 
         async def full(session: AsyncSession) -> Any:
-            await session.execute(delete(ForecastSeriesState))
-            return await recompute(session, now=NOW, trigger="bench")
+            return await recompute(session, now=NOW, trigger="bench", force=True)
 
         floor = [(await timed(read_inputs))[0] for _ in range(args.repeats)]
+        # The first run on a fresh database fits every series and inserts every row; the
+        # repeated full runs then refit every series (``force``) over existing rows.
+        first = await timed(lambda s: recompute(s, now=NOW, trigger="bench"))
+        first_cpu = cpu[-1]
         fulls = [await timed(full) for _ in range(args.repeats)]
+        full_cpu = statistics.median(cpu[-args.repeats :])
         unchanged = [
             await timed(lambda s: recompute(s, now=NOW, trigger="bench"))
             for _ in range(args.repeats)
@@ -202,7 +209,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     backtest_s = time.perf_counter() - started
     full_median = statistics.median(t for t, _ in fulls)
     floor_median = statistics.median(floor)
-    summary = fulls[0][1]
+    summary = first[1]
     return {
         "benchmark": "forecast_recompute",
         "store": "postgresql" if url.startswith("postgresql") else "sqlite",
@@ -211,10 +218,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "granularities": ["month", "week"],
         "series": summary.series_total,
         "forecast_rows": summary.forecasts_written,
+        "first_recompute_s": round(first[0], 3),
+        "first_recompute_cpu_s": round(first_cpu, 3),
+        "first_recompute_rows_written": first[1].forecasts_written,
         "full_recompute_s": round(full_median, 3),
         "full_recompute_runs_s": [round(t, 3) for t, _ in fulls],
+        "full_recompute_cpu_s": round(full_cpu, 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "target_s": 10.0,
-        "meets_target": full_median <= 10.0,
+        "meets_target": max(full_median, first[0]) <= 10.0,
         "compute_only_s": round(statistics.median(pure_times), 3),
         "unchanged_recompute_s": round(statistics.median(t for t, _ in unchanged), 3),
         "unchanged_series_refit": unchanged[-1][1].series_refit,

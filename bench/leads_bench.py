@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import statistics
 import sys
@@ -162,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     decisions = runs[0][0]
     engine_s = statistics.median(r[2] for r in runs)
     index_s = statistics.median(r[1] for r in runs)
-    scan, _, scan_s = run_engine(reps, leads, rules, seeds, use_index=False)
+    engine_cpu_s = statistics.median(r[3] for r in runs)
+    scan, _, scan_s, _ = run_engine(reps, leads, rules, seeds, use_index=False)
 
     prefix = args.brute_force_leads
     loads: dict[str, RepLoad] = {}
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "reps": args.reps,
         "engine": {
             "seconds_median": round(engine_s, 3),
+            "cpu_seconds_median": round(engine_cpu_s, 3),
             "index_build_seconds": round(index_s, 3),
             "leads_per_second": round(args.leads / engine_s),
             "target_seconds": 2.0,
@@ -205,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         "outcomes": reasons,
         "simulated_month": month(random.Random(7), reps, args.month_per_day),
         "python": sys.version.split()[0],
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     print(json.dumps(out, indent=2))
     return 0

@@ -55,6 +55,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Read from the app's state, not the closure: a test suite may serve one built app over
+        # a fresh database per test by replacing ``app.state.settings`` between lifespans.
+        settings: Settings = app.state.settings
         engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)

@@ -13,12 +13,18 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from server.errors import FieldlineError
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "exception_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "exception_handlers",
+    "field_from_msgspec_message",
+    "problem_response",
+]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = logging.getLogger("fieldline.errors")
 _AT_PATH = re.compile(r"at `\$\.?([^`]*)`")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _SLUGS = {
     400: "bad-request",
     401: "unauthorized",
@@ -61,16 +67,24 @@ def _on_fieldline_error(request: Request[Any, Any, Any], exc: FieldlineError) ->
     if exc.status >= 500:
         logger.error("service error: %s", exc.detail)
     body = exc.problem(request.url.path)
-    return Response(body, status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers)
+    return Response(
+        body, status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers
+    )
 
 
-def _field_from_message(message: str) -> str | None:
-    unknown = _UNKNOWN_FIELD.search(message)
+def field_from_msgspec_message(message: str) -> str | None:
+    """The dotted path of the field a msgspec error blames: ``lines[0].quantity`` from
+    "Expected `int` >= 1 - at `$.lines[0].quantity`", ``zzz`` from "Object contains unknown
+    field `zzz`", ``name`` from "Object missing required field `name`"."""
     at = _AT_PATH.search(message)
     path = at.group(1) if at else ""
-    if unknown:
-        return f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+    named = _UNKNOWN_FIELD.search(message) or _MISSING_FIELD.search(message)
+    if named:
+        return f"{path}.{named.group(1)}" if path else named.group(1)
     return path or None
+
+
+_field_from_message = field_from_msgspec_message
 
 
 def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -102,9 +116,13 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
     status = exc.status_code
     if status >= 500:
         logger.exception("unhandled HTTP error")
-    title = {413: "Payload too large", 404: "Not found", 405: "Method not allowed"}.get(
-        status, "Error"
-    )
+    title = {
+        400: "Bad request",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Payload too large",
+        415: "Unsupported media type",
+    }.get(status, "Error")
     return problem_response(
         request,
         status=status,

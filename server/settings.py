@@ -39,6 +39,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_future_skew_s: int = 300
     """A pushed clock stamp further ahead of the server than this is clamped (docs/sync.md)."""
     scheduler_enabled: bool = True
+    leads_assign_every_s: int = 120
+    """How often the scheduler retries unassigned leads."""
+    leads_sla_every_s: int = 300
+    """How often the scheduler checks the first-touch SLA."""
+    jobs_test_interval_s: float | None = None
+    """When set, a heartbeat job runs at this interval (used to prove run-once across replicas)."""
+    webhooks_enabled: bool = True
+    """Run the webhook dispatcher in this process (every replica may: deliveries are claimed)."""
+    webhook_poll_interval_s: float = 1.0
+    webhook_timeout_s: float = 5.0
+    webhook_retry_base_s: float = 10.0
+    """First retry delay; it doubles per attempt (with jitter) up to ``webhook_retry_max_s``."""
+    webhook_retry_max_s: float = 3600.0
+    webhook_give_up_s: float = 24 * 3600.0
+    """A delivery still failing this long after it was queued is marked dead."""
     auto_migrate: bool | None = None
     """Migrate on start-up. Default: yes on SQLite outside production, never on PostgreSQL."""
     log_level: str = "INFO"

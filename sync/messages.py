@@ -17,7 +17,10 @@ __all__ = [
     "Change",
     "ConflictNotice",
     "Delete",
+    "Entity",
     "Eviction",
+    "Hlc",
+    "Id",
     "Merged",
     "Mutation",
     "PullItem",
@@ -28,6 +31,7 @@ __all__ = [
     "Rejected",
     "Result",
     "ScopeChecksum",
+    "Seq",
     "Upsert",
 ]
 

@@ -70,9 +70,18 @@ def make_settings(store: Store, **overrides: object) -> Settings:
     ).replace(**overrides)
 
 
+@pytest.fixture(scope="session")
+def _built_app(tmp_path_factory: pytest.TempPathFactory) -> Litestar:
+    # Building the app (routes, signature models) costs more than many tests; the lifespan,
+    # which opens the engine, runs per test with that test's settings.
+    placeholder = Store("sqlite", f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('app')}/x.db")
+    return create_app(make_settings(placeholder))
+
+
 @pytest.fixture
-def app(settings: Settings) -> Litestar:
-    return create_app(settings)
+def app(settings: Settings, _built_app: Litestar) -> Litestar:
+    _built_app.state.settings = settings
+    return _built_app
 
 
 @pytest.fixture

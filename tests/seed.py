@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -37,6 +38,12 @@ _CITIES = {
     "S1": ("Munich", 48.1351, 11.5820),
     "S2": ("Stuttgart", 48.7758, 9.1829),
 }
+
+
+@cache
+def _password_hash() -> str:
+    # argon2 is slow on purpose; one hash serves every seeded user of the run.
+    return hash_password(PASSWORD)
 
 
 def run_db(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -82,7 +89,7 @@ def seed_world(url: str, *, accounts_per_territory: int = 3) -> World:
     """Usernames: rep_n1, rep_n2, rep_s1, rep_s2, mgr_north, mgr_south, admin, backoffice.
     All share the password ``PASSWORD``."""
     world = World()
-    password_hash = hash_password(PASSWORD)
+    password_hash = _password_hash()
 
     async def work(session: AsyncSession) -> World:
         price_list = PriceList(name="Standard EUR", currency="EUR")

@@ -115,6 +115,4 @@ async def _authenticate_api_key(state: Any, key: str) -> Principal:
                 update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now)
             )
             await session.commit()
-    return Principal(
-        role=Role.BACKOFFICE, api_key_id=api_key.id, scopes=frozenset(api_key.scopes)
-    )
+    return Principal(role=Role.BACKOFFICE, api_key_id=api_key.id, scopes=frozenset(api_key.scopes))

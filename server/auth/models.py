@@ -30,7 +30,9 @@ class User(TimestampMixin, Base):
     email: Mapped[str | None] = mapped_column(String(200), default=None)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), index=True)
-    region_id: Mapped[str | None] = mapped_column(ForeignKey("regions.id"), default=None, index=True)
+    region_id: Mapped[str | None] = mapped_column(
+        ForeignKey("regions.id"), default=None, index=True
+    )
     territory_id: Mapped[str | None] = mapped_column(
         ForeignKey("territories.id"), default=None, index=True
     )

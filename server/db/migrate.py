@@ -3,6 +3,7 @@ directory. ``fieldline migrate`` and SQLite development start-up both land here.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -29,9 +30,15 @@ def upgrade(url: str) -> None:
     command.upgrade(alembic_config(url), "heads")
 
 
+@cache
+def _script() -> ScriptDirectory:
+    # The migration scripts do not change while the process runs; parsing them is not free.
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 async def pending_heads(engine: AsyncEngine) -> set[str]:
     """Migration heads not yet applied to the database (empty: up to date)."""
-    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    script = _script()
     wanted = set(script.get_heads())
     async with engine.connect() as conn:
         applied = await conn.run_sync(

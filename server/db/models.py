@@ -3,9 +3,26 @@
 from server.accounts.models import Account, Contact
 from server.audit.models import AuditEntry
 from server.auth.models import ApiKey, Device, LoginAttempt, User
+from server.backoffice.models import (
+    FeedConsumer,
+    IdempotencyRecord,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDispatchState,
+    WebhookSubscription,
+)
 from server.catalog.models import Price, PriceList, Product
 from server.db.base import Base
-from server.leads.models import Lead
+from server.forecasting.models import (
+    Forecast,
+    ForecastAdjustment,
+    ForecastRun,
+    ForecastScore,
+    ForecastSeriesState,
+    StageObservation,
+)
+from server.jobs.models import JobRun
+from server.leads.models import AssignmentDecision, AssignmentRuleSet, Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.org.models import Region, Territory
@@ -24,6 +41,8 @@ from server.visits.models import Visit, VisitNote
 __all__ = [
     "Account",
     "ApiKey",
+    "AssignmentDecision",
+    "AssignmentRuleSet",
     "AuditEntry",
     "Base",
     "ChangeLog",
@@ -31,6 +50,14 @@ __all__ = [
     "Contact",
     "Device",
     "DeviceSyncState",
+    "FeedConsumer",
+    "IdempotencyRecord",
+    "Forecast",
+    "ForecastAdjustment",
+    "ForecastRun",
+    "ForecastScore",
+    "ForecastSeriesState",
+    "JobRun",
     "Lead",
     "LoginAttempt",
     "Opportunity",
@@ -42,6 +69,7 @@ __all__ = [
     "PushReceipt",
     "QuarantinedMutation",
     "Region",
+    "StageObservation",
     "SyncMeta",
     "SyncRecord",
     "Territory",
@@ -50,4 +78,8 @@ __all__ = [
     "User",
     "Visit",
     "VisitNote",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDispatchState",
+    "WebhookSubscription",
 ]

@@ -62,9 +62,20 @@ def _changed_fields(obj: SyncableMixin, entity: str) -> list[str]:
 
 
 def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
+    # Stamps are set here, on the object, rather than by column defaults: with several rows in
+    # one executemany the ORM can hand an object another row's default, and the change log
+    # must carry exactly what the table holds.
+    now = utcnow()
+    for obj in session.new:
+        if isinstance(obj, SyncableMixin):
+            if obj.created_at is None:
+                obj.created_at = now
+            if obj.updated_at is None:
+                obj.updated_at = obj.created_at
     for obj in session.dirty:
         if not isinstance(obj, SyncableMixin) or not session.is_modified(obj):
             continue
+        obj.updated_at = now
         if get_history(obj, "version").has_changes():
             continue  # the writer merged clocks itself (device push)
         entity = type(obj).__sync_entity__

@@ -192,25 +192,7 @@ async def read_log_rows(
         table.c.origin_device_id,
     ]
     if _is_pg(session):
-        lo = cursor.lo or _EMPTY_SNAPSHOT
-        hi = cursor.hi or await _snapshot(session)
-        window = _PG_WINDOW.bindparams(xmin=_xmin(lo), xmax=_xmax(hi), lo=lo, hi=hi)
-        stmt = (
-            select(*columns)
-            .where(window, table.c.seq > cursor.q, condition)
-            .order_by(table.c.seq)
-            .limit(limit + 1)
-        )
-        result = (await session.execute(stmt)).all()
-        rows = [_row(r) for r in result[:limit]]
-        if len(result) > limit:
-            next_cursor = msgspec.structs.replace(cursor, lo=lo, hi=hi, q=rows[-1].seq)
-            return rows, next_cursor, True
-        # Window finished: the next read starts after ``hi``. ``t`` is when ``hi`` was taken
-        # (approximately now).
-        next_cursor = msgspec.structs.replace(cursor, lo=hi, hi=None, q=0, t=_now_ms())
-        return rows, next_cursor, False
-
+        return await _read_pg(session, cursor, columns, condition, limit)
     stmt = (
         select(*columns)
         .where(table.c.seq > cursor.q, condition)
@@ -223,6 +205,39 @@ async def read_log_rows(
     last = rows[-1].seq if rows else cursor.q
     next_t = int(rows[-1].at.timestamp() * 1000) if more else _now_ms()
     return rows, msgspec.structs.replace(cursor, q=last, t=max(cursor.t, next_t)), more
+
+
+async def _read_pg(
+    session: AsyncSession,
+    cursor: Cursor,
+    columns: list[Any],
+    condition: ColumnElement[bool],
+    limit: int,
+) -> tuple[list[LogRow], Cursor, bool]:
+    table = ChangeLog.__table__
+    rows: list[LogRow] = []
+    while True:
+        lo = cursor.lo or _EMPTY_SNAPSHOT
+        opened_earlier = cursor.hi is not None
+        hi = cursor.hi or await _snapshot(session)
+        window = _PG_WINDOW.bindparams(xmin=_xmin(lo), xmax=_xmax(hi), lo=lo, hi=hi)
+        want = limit - len(rows)
+        stmt = (
+            select(*columns)
+            .where(window, table.c.seq > cursor.q, condition)
+            .order_by(table.c.seq)
+            .limit(want + 1)
+        )
+        result = (await session.execute(stmt)).all()
+        rows.extend(_row(r) for r in result[:want])
+        if len(result) > want:
+            return rows, msgspec.structs.replace(cursor, lo=lo, hi=hi, q=rows[-1].seq), True
+        # Window finished: the next read starts after ``hi``.
+        cursor = msgspec.structs.replace(cursor, lo=hi, hi=None, q=0, t=_now_ms())
+        if not opened_earlier or len(rows) >= limit:
+            return rows, cursor, len(rows) >= limit and opened_earlier
+        # That window was opened by an earlier request, so changes committed since may already
+        # wait in the next one: read on rather than report "caught up" too early.
 
 
 def _row(r: Any) -> LogRow:

@@ -192,6 +192,7 @@ async def _push(
         if not all(m.seq in receipts for m in g) and not all(m.seq <= state.last_seq for m in g)
     ]
     batch = await _prefetch(session, [m for g in pending for m in g])
+    processed: list[tuple[list[Mutation], _TxOutcome]] = []
     for group in groups:
         if all(m.seq in receipts for m in group):
             for m in group:
@@ -208,7 +209,9 @@ async def _push(
         for m, result in zip(group, outcome.results, strict=True):
             answers[m.seq] = result
         new_leads.extend(outcome.new_leads)
-        await _record(session, principal, group, outcome, now)
+        processed.append((group, outcome))
+        if careful:
+            await _record(session, principal, group, outcome, now)
         state.rejected += sum(isinstance(r, Rejected) for r in outcome.results)
 
     state.last_seq = max(state.last_seq, *seqs) if seqs else state.last_seq
@@ -224,9 +227,13 @@ async def _push(
                 "push batch hit a constraint; retrying transaction by transaction: %s", exc.orig
             )
             raise _NeedsCare from exc
-        # Versions may have moved during the domain step; answer with the final ones.
-        for seq, result in list(answers.items()):
-            answers[seq] = _final(result, batch)
+        # Versions may have moved during the domain step (a later transaction re-pricing an
+        # earlier one's order): answer, and store as the receipt, the final ones.
+        for group, outcome in processed:
+            outcome.results = [_final(r, batch) for r in outcome.results]
+            for m, result in zip(group, outcome.results, strict=True):
+                answers[m.seq] = result
+            await _record(session, principal, group, outcome, now)
     if new_leads:
         await domain.assign_new_leads(session, new_leads, now=now)
     for result in answers.values():

@@ -1,0 +1,304 @@
+"""The outbox: every local write changes the record and appends its mutation in ONE transaction.
+
+Mutations carry a per-device sequence number that only grows (kept in ``meta``, never derived
+from the table, whose answered rows are deleted), the client transaction id that groups the
+writes of one user action (an order with its lines), and a hybrid-logical-clock stamp. Batches
+for a push are cut on transaction boundaries, never through one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from client_sdk.errors import NotLoggedIn
+from client_sdk.records import ENVELOPE, RecordStore
+from client_sdk.store import Store, dumps, loads
+from sync import clock
+from sync.ids import new_id
+from sync.messages import Applied, Delete, Merged, Mutation, Rejected, Result, Upsert
+
+__all__ = ["Answered", "Outbox", "PendingMutation", "Tx", "wire_value"]
+
+
+def wire_value(value: Any) -> Any:
+    """JSON-safe form of a field value: decimals as strings, datetimes ISO 8601 with offset."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("naive datetime: give a time zone (UTC is fine)")
+    return msgspec.to_builtins(value)
+
+
+class PendingMutation(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    tx: str
+    entity: str
+    record_id: str
+    op: str
+    fields: dict[str, Any]
+    hlc: str
+    base_version: int | None
+    created_at: str
+
+    def message(self) -> Mutation:
+        if self.op == "delete":
+            return Delete(
+                seq=self.seq,
+                tx=self.tx,
+                entity=self.entity,
+                id=self.record_id,
+                hlc=self.hlc,
+                base_version=self.base_version,
+            )
+        return Upsert(
+            seq=self.seq,
+            tx=self.tx,
+            entity=self.entity,
+            id=self.record_id,
+            fields=self.fields,
+            hlc=self.hlc,
+            base_version=self.base_version,
+        )
+
+
+def _pending(row: sqlite3.Row) -> PendingMutation:
+    return PendingMutation(
+        seq=row["seq"],
+        tx=row["tx"],
+        entity=row["entity"],
+        record_id=row["record_id"],
+        op=row["op"],
+        fields=loads(row["fields"]),
+        hlc=row["hlc"],
+        base_version=row["base_version"],
+        created_at=row["created_at"],
+    )
+
+
+class Answered(msgspec.Struct, kw_only=True):
+    applied: int = 0
+    merged: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    """Answers for a sequence number we no longer hold as pending (a resent batch)."""
+
+
+class Tx:
+    """One client transaction: the writes of one user action, applied whole or not at all."""
+
+    def __init__(self, outbox: Outbox, tx_id: str) -> None:
+        self.outbox = outbox
+        self.id = tx_id
+
+    def upsert(self, entity: str, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        return self.outbox._append(self.id, "upsert", entity, record_id, fields)
+
+    def delete(self, entity: str, record_id: str) -> None:
+        self.outbox._append(self.id, "delete", entity, record_id, {})
+
+
+class Outbox:
+    def __init__(self, store: Store, records: RecordStore) -> None:
+        self.store = store
+        self.records = records
+        self._current: Tx | None = None
+        self._device_id: str | None = None
+
+    def forget_identity(self) -> None:
+        """Called after a login: the device id may have changed."""
+        self._device_id = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """Nested calls join the outer client transaction."""
+        if self._current is not None:
+            with self.store.atomic():
+                yield self._current
+            return
+        tx = Tx(self, new_id())
+        self._current = tx
+        try:
+            with self.store.atomic():
+                yield tx
+        finally:
+            self._current = None
+
+    def _append(
+        self, tx_id: str, op: str, entity: str, record_id: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        device_id = self._device_id or self.store.get_meta("device_id")
+        self._device_id = device_id
+        if not device_id:
+            raise NotLoggedIn("log in once online before capturing data on this device")
+        wire = {k: wire_value(v) for k, v in fields.items() if k not in ENVELOPE}
+        with self.store.atomic(savepoint=False):
+            counters = {
+                r[0]: loads(r[1])
+                for r in self.store.all(
+                    "SELECT key, value FROM meta WHERE key IN ('hlc', 'next_seq')"
+                )
+            }
+            last_text = counters.get("hlc")
+            last = clock.Hlc.parse(last_text) if last_text else None
+            stamp = clock.send(last, wall_ms=clock.wall_now_ms(), node=device_id)
+            if op == "upsert" and self._coalesce(tx_id, entity, record_id, wire, stamp.encode()):
+                self.store.set_meta("hlc", stamp.encode())
+                return self.records.write_local(entity, record_id, wire)
+            seq = int(counters.get("next_seq") or 1)
+            self.store.conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [("hlc", dumps(stamp.encode())), ("next_seq", dumps(seq + 1))],
+            )
+            row = self.store.one(
+                "SELECT version, on_server FROM records WHERE entity = ? AND id = ?",
+                (entity, record_id),
+            )
+            base_version = row["version"] if row is not None and row["on_server"] else None
+            self.store.execute(
+                "INSERT INTO outbox (seq, tx, entity, record_id, op, fields, hlc, base_version, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    tx_id,
+                    entity,
+                    record_id,
+                    op,
+                    dumps(wire),
+                    stamp.encode(),
+                    base_version,
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+            if op == "delete":
+                self.records.delete_local(entity, record_id)
+                return {}
+            return self.records.write_local(entity, record_id, wire)
+
+    def _coalesce(
+        self, tx_id: str, entity: str, record_id: str, wire: dict[str, Any], stamp: str
+    ) -> bool:
+        # Successive upserts of one record within one client transaction travel as one mutation
+        # (same effect, applied atomically either way); anything in between keeps them apart,
+        # since the server applies a transaction's mutations in order.
+        last = self.store.one(
+            "SELECT seq, tx, entity, record_id, op, fields, state FROM outbox "
+            "ORDER BY seq DESC LIMIT 1"
+        )
+        if last is None or (
+            last["tx"],
+            last["entity"],
+            last["record_id"],
+            last["op"],
+            last["state"],
+        ) != (
+            tx_id,
+            entity,
+            record_id,
+            "upsert",
+            "pending",
+        ):
+            return False
+        merged = {**loads(last["fields"]), **wire}
+        self.store.execute(
+            "UPDATE outbox SET fields = ?, hlc = ? WHERE seq = ?",
+            (dumps(merged), stamp, last["seq"]),
+        )
+        return True
+
+    # Reading the queue -------------------------------------------------------------------------
+    def pending_count(self) -> int:
+        return int(self.store.scalar("SELECT count(*) FROM outbox WHERE state = 'pending'"))
+
+    def oldest_pending_at(self) -> str | None:
+        value = self.store.scalar(
+            "SELECT created_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1"
+        )
+        return None if value is None else str(value)
+
+    def pending(self) -> list[PendingMutation]:
+        rows = self.store.all("SELECT * FROM outbox WHERE state = 'pending' ORDER BY seq")
+        return [_pending(r) for r in rows]
+
+    def next_batch(self, max_mutations: int, *, after_seq: int = 0) -> list[PendingMutation]:
+        """The oldest pending mutations after ``after_seq``, about ``max_mutations`` of them,
+        extended to the end of the last client transaction so none is split."""
+        rows = self.store.all(
+            "SELECT * FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, max(1, max_mutations)),
+        )
+        if not rows:
+            return []
+        last = rows[-1]
+        rest = self.store.all(
+            "SELECT * FROM outbox WHERE state = 'pending' AND tx = ? AND seq > ? ORDER BY seq",
+            (last["tx"], last["seq"]),
+        )
+        return [_pending(r) for r in [*rows, *rest]]
+
+    # Answers from the server -------------------------------------------------------------------
+    def answer(self, results: list[Result]) -> Answered:
+        """Record the server's answers, all in one transaction with the rebase they cause."""
+        counts = Answered()
+        now = datetime.now(UTC).isoformat()
+        with self.store.atomic():
+            for result in results:
+                row = self.store.one(
+                    "SELECT * FROM outbox WHERE seq = ? AND state = 'pending'", (result.seq,)
+                )
+                if row is None:
+                    counts.unknown += 1
+                    continue
+                match result:
+                    case Applied():
+                        self.store.execute("DELETE FROM outbox WHERE seq = ?", (result.seq,))
+                        if row["op"] == "delete":
+                            self.records.remove_server(
+                                row["entity"], row["record_id"], pending=False
+                            )
+                        else:
+                            self.records.fold_answer(
+                                row["entity"],
+                                row["record_id"],
+                                result.version,
+                                loads(row["fields"]),
+                            )
+                        counts.applied += 1
+                    case Merged():
+                        self.store.execute("DELETE FROM outbox WHERE seq = ?", (result.seq,))
+                        accepted = {**loads(row["fields"]), **result.fields}
+                        self.records.fold_answer(
+                            row["entity"], row["record_id"], result.version, accepted
+                        )
+                        counts.merged += 1
+                    case Rejected():
+                        self.store.execute(
+                            "UPDATE outbox SET state = 'rejected', reason = ?, detail = ?, "
+                            "field = ?, current = ?, answered_at = ? WHERE seq = ?",
+                            (
+                                result.reason,
+                                result.detail,
+                                result.field,
+                                None if result.current is None else dumps(result.current),
+                                now,
+                                result.seq,
+                            ),
+                        )
+                        self.records.drop_overlay(row["entity"], row["record_id"])
+                        counts.rejected += 1
+        return counts
+
+    def close_rejected(self, seqs: list[int], *, state: str = "dismissed") -> None:
+        if state not in ("dismissed", "amended"):
+            raise ValueError(state)
+        with self.store.atomic():
+            self.store.conn.executemany(
+                f"UPDATE outbox SET state = '{state}' WHERE seq = ? AND state = 'rejected'",
+                [(s,) for s in seqs],
+            )

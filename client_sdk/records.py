@@ -1,0 +1,353 @@
+"""Local records: the server's state of each record with the device's pending edits on top.
+
+Theory of operation (the rebase, after Replicache)
+--------------------------------------------------
+A record row keeps two states. ``base`` is the last state the server told us (or NULL when the
+server has never seen the record); ``data`` is what the app reads: the base with every pending
+outbox mutation for the record re-applied in sequence order. When nothing is pending, ``data``
+*is* the server state and ``base`` is left NULL to save space (``dirty`` = 0).
+
+* A local write updates ``data`` and appends a mutation (client_sdk/outbox.py).
+* A pulled change replaces the base; ``data`` is recomputed by replaying the pending mutations
+  over it, so a field the rep changed and has not pushed keeps the rep's value until the server
+  has answered for it, while every other field takes the server's value.
+* A push answer removes the mutation from the pending set and folds what the server accepted
+  (applied: the sent fields; merged: the resolved values) into the base, so the record does not
+  flicker back to its old value between the push and the pull that brings the new version.
+* A rejected mutation is dropped from the overlay: the record shows the server's state again
+  and the refused values stay listed with their reason (``client.rejected()``). A record the
+  server never had, whose creation was refused, stays visible and is marked ``rejected`` so the
+  rep can amend and resubmit it.
+* A pulled change older than what we already hold (the version we folded from a push answer) is
+  ignored; versions only grow on the server.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from client_sdk.store import Store, dumps, loads
+
+__all__ = ["ENVELOPE", "REF_FIELDS", "Record", "RecordStore", "ref_of"]
+
+ENVELOPE = ("id", "version", "created_at", "updated_at")
+REF_FIELDS = {
+    "order_line": "order_id",
+    "price": "product_id",
+    "visit_note": "visit_id",
+    "ticket_comment": "ticket_id",
+    "contact": "account_id",
+    "visit": "account_id",
+    "order": "account_id",
+    "ticket": "account_id",
+    "opportunity": "account_id",
+}
+"""The field each entity is indexed by locally (the ``ref`` column)."""
+
+
+def ref_of(entity: str, data: dict[str, Any]) -> str | None:
+    name = REF_FIELDS.get(entity)
+    value = data.get(name) if name else None
+    return None if value is None else str(value)
+
+
+class Record(msgspec.Struct, frozen=True, kw_only=True):
+    entity: str
+    id: str
+    version: int
+    fields: dict[str, Any]
+    on_server: bool
+    pending: bool
+    """Has local edits the server has not answered yet."""
+    rejected: bool = False
+    """Created on this device and refused by the server: kept so it can be amended."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+
+def _record(row: sqlite3.Row) -> Record:
+    return Record(
+        entity=row["entity"],
+        id=row["id"],
+        version=row["version"],
+        fields=loads(row["data"]),
+        on_server=bool(row["on_server"]),
+        pending=bool(row["dirty"]),
+        rejected=bool(row["rejected"]),
+    )
+
+
+_VISIBLE = "local_deleted = 0"
+
+
+class RecordStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # Reads -------------------------------------------------------------------------------------
+    def get(self, entity: str, record_id: str) -> Record | None:
+        row = self.store.one(
+            f"SELECT * FROM records WHERE entity = ? AND id = ? AND {_VISIBLE}", (entity, record_id)
+        )
+        return None if row is None else _record(row)
+
+    def all(self, entity: str) -> list[Record]:
+        rows = self.store.all(
+            f"SELECT * FROM records WHERE entity = ? AND {_VISIBLE} ORDER BY id", (entity,)
+        )
+        return [_record(r) for r in rows]
+
+    def where(self, entity: str, **equals: Any) -> list[Record]:
+        """Records of ``entity`` whose fields equal the given values (``account_id`` is indexed)."""
+        sql = f"SELECT * FROM records WHERE entity = ? AND {_VISIBLE}"
+        params: list[Any] = [entity]
+        ref_name = REF_FIELDS.get(entity)
+        if ref_name in equals and equals[ref_name] is not None:
+            sql += " AND ref = ?"
+            params.append(str(equals[ref_name]))
+        for name, value in equals.items():
+            if not name.isidentifier():
+                raise ValueError(f"not a field name: {name!r}")
+            if value is None:
+                sql += f" AND json_extract(data, '$.{name}') IS NULL"
+            else:
+                sql += f" AND json_extract(data, '$.{name}') = ?"
+                params.append(value)
+        rows = self.store.all(sql + " ORDER BY id", tuple(params))
+        return [_record(r) for r in rows]
+
+    def count(self, entity: str | None = None) -> int:
+        if entity is None:
+            return int(self.store.scalar(f"SELECT count(*) FROM records WHERE {_VISIBLE}"))
+        return int(
+            self.store.scalar(
+                f"SELECT count(*) FROM records WHERE entity = ? AND {_VISIBLE}", (entity,)
+            )
+        )
+
+    def server_versions(self, entity: str) -> Iterator[tuple[str, int]]:
+        """(id, version) of the server's records as this device holds them (for checksums)."""
+        cursor = self.store.execute(
+            "SELECT id, version FROM records WHERE entity = ? AND on_server = 1", (entity,)
+        )
+        for row in cursor:
+            yield row[0], row[1]
+
+    def server_state(self, entity: str, record_id: str) -> dict[str, Any] | None:
+        row = self.store.one(
+            "SELECT data, base, dirty, on_server FROM records WHERE entity = ? AND id = ?",
+            (entity, record_id),
+        )
+        if row is None or not row["on_server"]:
+            return None
+        state: dict[str, Any] = loads(row["base"] if row["dirty"] else row["data"])
+        return state
+
+    # Local writes (called by the outbox inside its transaction) -----------------------------
+    def write_local(self, entity: str, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Apply a local upsert to the visible state; returns the new visible fields."""
+        row = self.store.one(
+            "SELECT * FROM records WHERE entity = ? AND id = ?", (entity, record_id)
+        )
+        if row is None:
+            data = {"id": record_id, **fields}
+            self.store.execute(
+                "INSERT INTO records (entity, id, version, data, base, on_server, dirty, ref) "
+                "VALUES (?, ?, 0, ?, NULL, 0, 1, ?)",
+                (entity, record_id, dumps(data), ref_of(entity, data)),
+            )
+            return data
+        data = loads(row["data"])
+        data.update(fields)
+        base = row["base"] if row["dirty"] else (row["data"] if row["on_server"] else None)
+        self.store.execute(
+            "UPDATE records SET data = ?, base = ?, dirty = 1, local_deleted = 0, rejected = 0, "
+            "ref = ? WHERE entity = ? AND id = ?",
+            (dumps(data), base, ref_of(entity, data), entity, record_id),
+        )
+        return dict(data)
+
+    def delete_local(self, entity: str, record_id: str) -> None:
+        row = self.store.one(
+            "SELECT * FROM records WHERE entity = ? AND id = ?", (entity, record_id)
+        )
+        if row is None:
+            return
+        base = row["base"] if row["dirty"] else (row["data"] if row["on_server"] else None)
+        self.store.execute(
+            "UPDATE records SET base = ?, dirty = 1, local_deleted = 1 WHERE entity = ? AND id = ?",
+            (base, entity, record_id),
+        )
+
+    # Server state (pull pages and push answers) ---------------------------------------------
+    def pending_records(self) -> set[tuple[str, str]]:
+        rows = self.store.all(
+            "SELECT DISTINCT entity, record_id FROM outbox WHERE state = 'pending'"
+        )
+        return {(r[0], r[1]) for r in rows}
+
+    def apply_server(
+        self,
+        entity: str,
+        record_id: str,
+        version: int,
+        fields: dict[str, Any],
+        *,
+        pending: bool,
+    ) -> bool:
+        """Store the server's state of a record and re-apply pending edits; False when ignored
+        because we already hold a newer version."""
+        row = self.store.one(
+            "SELECT version, on_server FROM records WHERE entity = ? AND id = ?",
+            (entity, record_id),
+        )
+        if row is not None and row["on_server"] and row["version"] > version:
+            return False
+        if not pending:
+            self.store.execute(
+                "INSERT INTO records (entity, id, version, data, base, on_server, dirty, "
+                "local_deleted, rejected, ref) VALUES (?, ?, ?, ?, NULL, 1, 0, 0, 0, ?) "
+                "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, "
+                "data = excluded.data, base = NULL, on_server = 1, dirty = 0, local_deleted = 0, "
+                "rejected = 0, ref = excluded.ref",
+                (entity, record_id, version, dumps(fields), ref_of(entity, fields)),
+            )
+            return True
+        self._rebase(entity, record_id, fields, version)
+        return True
+
+    def apply_server_many(self, rows: Iterable[tuple[str, str, int, str, str | None]]) -> None:
+        """Bulk path for records with nothing pending: (entity, id, version, data JSON, ref)."""
+        self.store.conn.executemany(
+            "INSERT INTO records (entity, id, version, data, base, on_server, dirty, "
+            "local_deleted, rejected, ref) VALUES (?, ?, ?, ?, NULL, 1, 0, 0, 0, ?) "
+            "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data, base = NULL, on_server = 1, dirty = 0, local_deleted = 0, "
+            "rejected = 0, ref = excluded.ref "
+            "WHERE excluded.version >= records.version OR records.on_server = 0",
+            rows,
+        )
+
+    def remove_server(self, entity: str, record_id: str, *, pending: bool) -> None:
+        """The server deleted the record or it left our scope. Pending edits stay in the outbox
+        (the server will answer them, usually with a rejection the rep can read); the record
+        itself disappears, since the server no longer has a state for it that we may show."""
+        del pending
+        self.store.execute("DELETE FROM records WHERE entity = ? AND id = ?", (entity, record_id))
+
+    def fold_answer(
+        self, entity: str, record_id: str, version: int, accepted: dict[str, Any]
+    ) -> None:
+        """A push answer: the server now holds ``accepted`` at ``version``; recompute the
+        overlay from the remaining pending mutations (the answered one is no longer pending)."""
+        row = self.store.one(
+            "SELECT * FROM records WHERE entity = ? AND id = ?", (entity, record_id)
+        )
+        if row is None:
+            return
+        if row["on_server"] and row["version"] > version:
+            # A pull already brought a newer state; only the overlay needs recomputing.
+            server: dict[str, Any] = loads(row["base"] if row["dirty"] else row["data"])
+            self._rebase(entity, record_id, server, row["version"])
+            return
+        server = (
+            loads(row["base"])
+            if row["dirty"] and row["base"]
+            else (loads(row["data"]) if row["on_server"] else {"id": record_id})
+        )
+        if not row["on_server"]:
+            # First acknowledgement of a record created here: the visible state (minus any
+            # later pending edit, re-applied below) is our best knowledge of the server's.
+            server = self._without_pending(entity, record_id, loads(row["data"]))
+        server.update(accepted)
+        self._rebase(entity, record_id, server, version)
+
+    def drop_overlay(self, entity: str, record_id: str) -> None:
+        """A mutation was refused: show the server's state with the remaining pending edits."""
+        row = self.store.one(
+            "SELECT * FROM records WHERE entity = ? AND id = ?", (entity, record_id)
+        )
+        if row is None:
+            return
+        if not row["on_server"]:
+            remaining = self._pending_mutations(entity, record_id)
+            # Never on the server: keep what the rep captured, marked so it can be amended.
+            self.store.execute(
+                "UPDATE records SET rejected = ?, dirty = ?, local_deleted = 0 "
+                "WHERE entity = ? AND id = ?",
+                (0 if remaining else 1, 1 if remaining else 0, entity, record_id),
+            )
+            return
+        server = loads(row["base"] if row["dirty"] else row["data"])
+        self._rebase(entity, record_id, server, row["version"])
+
+    # Internals ---------------------------------------------------------------------------------
+    def _pending_mutations(self, entity: str, record_id: str) -> list[sqlite3.Row]:
+        return self.store.all(
+            "SELECT op, fields FROM outbox "
+            "WHERE entity = ? AND record_id = ? AND state = 'pending' ORDER BY seq",
+            (entity, record_id),
+        )
+
+    def _without_pending(self, entity: str, record_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        # Used only for records the server has never seen; the fields named by still-pending
+        # mutations are not yet the server's, everything else is.
+        names: set[str] = set()
+        for m in self._pending_mutations(entity, record_id):
+            names.update(loads(m["fields"]).keys())
+        return {k: v for k, v in data.items() if k not in names or k == "id"}
+
+    def _rebase(self, entity: str, record_id: str, server: dict[str, Any], version: int) -> None:
+        pending = self._pending_mutations(entity, record_id)
+        if not pending:
+            self.store.execute(
+                "INSERT INTO records (entity, id, version, data, base, on_server, dirty, "
+                "local_deleted, rejected, ref) VALUES (?, ?, ?, ?, NULL, 1, 0, 0, 0, ?) "
+                "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, "
+                "data = excluded.data, base = NULL, on_server = 1, dirty = 0, local_deleted = 0, "
+                "rejected = 0, ref = excluded.ref",
+                (entity, record_id, version, dumps(server), ref_of(entity, server)),
+            )
+            return
+        visible = dict(server)
+        deleted = False
+        for m in pending:
+            if m["op"] == "delete":
+                deleted = True
+            else:
+                visible.update(loads(m["fields"]))
+                deleted = False
+        self.store.execute(
+            "INSERT INTO records (entity, id, version, data, base, on_server, dirty, "
+            "local_deleted, rejected, ref) VALUES (?, ?, ?, ?, ?, 1, 1, ?, 0, ?) "
+            "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data, base = excluded.base, on_server = 1, dirty = 1, "
+            "local_deleted = excluded.local_deleted, rejected = 0, ref = excluded.ref",
+            (
+                entity,
+                record_id,
+                version,
+                dumps(visible),
+                dumps(server),
+                int(deleted),
+                ref_of(entity, visible),
+            ),
+        )
+
+    def reset_server_state(self, entity: str | None = None) -> None:
+        """First page of a bootstrap (or of a one-entity re-fetch): forget every record the
+        server told us about. Records created here and not yet answered stay (their mutations
+        are still in the outbox), and records with pending edits come back, rebased, when the
+        snapshot carries them."""
+        if entity is None:
+            self.store.execute("DELETE FROM records WHERE on_server = 1")
+        else:
+            self.store.execute("DELETE FROM records WHERE on_server = 1 AND entity = ?", (entity,))

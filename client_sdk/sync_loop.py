@@ -1,0 +1,345 @@
+"""One sync: push the outbox, record the answers, pull pages until caught up, rebase.
+
+Theory of operation
+-------------------
+Push. Pending mutations leave in sequence order, in batches cut on client-transaction
+boundaries. The answers (applied / merged / rejected) are recorded in one local transaction
+together with the rebase they cause. A batch whose answer never arrives (network cut, process
+killed) is simply sent again next time: the server answers a resent (device, seq) with its first
+answer, so there is no duplicate, and since nothing is removed from the outbox before its answer
+is committed locally, there is no loss.
+
+Pull. Each page is applied in one local transaction together with the cursor that follows it,
+so a process killed mid-page leaves the store at the previous page and asks for the same page
+again. Server state replaces the base of each record and the device's pending edits are
+re-applied over it (client_sdk/records.py), so a pulled change never hides an edit the server
+has not answered yet. Reads never wait on writes: a device with pending or rejected mutations
+pulls like any other.
+
+Recovery. 410 (offline past the retention horizon) drops the cursor and bootstraps again from a
+snapshot of the scope; the outbox is untouched and rebased on top. A scope checksum that does not
+match the local copy has that entity fetched again (``resync``): the device drifted, the
+server's copy wins, pending edits survive. 413 halves the batch; a single client transaction
+too large for the server is an error the app must surface.
+
+Kill points. ``step`` names the moments a test may stop the process at (``push:before``,
+``push:received``, ``push:answered``, ``pull:before``, ``pull:received``, ``pull:applying``
+(inside the page's transaction), ``pull:applied``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import msgspec
+
+from client_sdk.errors import CursorExpired, PayloadTooLarge
+from client_sdk.outbox import Outbox
+from client_sdk.records import RecordStore, ref_of
+from client_sdk.store import Store, dumps
+from client_sdk.transport import Transport
+from sync import clock
+from sync.checksum import scope_digest
+from sync.messages import Change, ConflictNotice, Eviction, PullPage, PushRequest
+
+__all__ = ["Progress", "ProgressCallback", "StepHook", "SyncEngine", "SyncReport"]
+
+
+class SyncReport(msgspec.Struct, kw_only=True):
+    pushed: int = 0
+    applied: int = 0
+    merged: int = 0
+    rejected: int = 0
+    pulled: int = 0
+    """Records received (changes and deletions)."""
+    evicted: int = 0
+    conflicts: int = 0
+    pages: int = 0
+    bootstrapped: bool = False
+    repaired: list[str] = msgspec.field(default_factory=list)
+    """Entities whose scope checksum disagreed and were fetched again."""
+    duration_s: float = 0.0
+
+
+class Progress(msgspec.Struct, frozen=True, kw_only=True):
+    phase: Literal["push", "pull"]
+    pages: int
+    records: int
+    pushed: int
+    pending: int
+
+
+ProgressCallback = Callable[[Progress], None]
+StepHook = Callable[[str], None]
+
+
+def _noop(_step: str) -> None:
+    return None
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: Store,
+        records: RecordStore,
+        outbox: Outbox,
+        transport: Transport,
+        *,
+        batch_size: int = 500,
+        page_limit: int | None = None,
+        verify_checksums: bool = True,
+        step: StepHook | None = None,
+    ) -> None:
+        self.store = store
+        self.records = records
+        self.outbox = outbox
+        self.transport = transport
+        self.batch_size = batch_size
+        self.page_limit = page_limit
+        self.verify_checksums = verify_checksums
+        self.step = step or _noop
+
+    def sync(self, progress: ProgressCallback | None = None) -> SyncReport:
+        started = time.perf_counter()
+        report = SyncReport()
+        run_id = self._start_run()
+        try:
+            for _ in range(3):
+                last_seq = self._push_all(report, progress)
+                self._pull_all(report, progress)
+                # Writes made while we pulled (another thread of the app) go out now.
+                if not self.outbox.next_batch(1, after_seq=last_seq):
+                    break
+        except BaseException as exc:
+            report.duration_s = time.perf_counter() - started
+            self._finish_run(run_id, report, error=f"{type(exc).__name__}: {exc}")
+            raise
+        report.duration_s = time.perf_counter() - started
+        self._finish_run(run_id, report, error=None)
+        return report
+
+    # Push ----------------------------------------------------------------------------------------
+    def _push_all(self, report: SyncReport, progress: ProgressCallback | None) -> int:
+        device_id = str(self.store.get_meta("device_id"))
+        batch_size = self.batch_size
+        after = 0
+        while True:
+            batch = self.outbox.next_batch(batch_size, after_seq=after)
+            if not batch:
+                return after
+            request = PushRequest(
+                device_id=device_id,
+                mutations=[m.message() for m in batch],
+                hlc=self.store.get_meta("hlc"),
+                pending=self.outbox.pending_count(),
+                oldest_pending_at=self.outbox.oldest_pending_at(),
+            )
+            self.store.make_durable()
+            self.step("push:before")
+            try:
+                response = self.transport.push(request)
+            except PayloadTooLarge:
+                if len({m.tx for m in batch}) <= 1:
+                    raise
+                batch_size = max(1, batch_size // 2)
+                continue
+            self.step("push:received")
+            with self.store.atomic():
+                answered = self.outbox.answer(response.results)
+                self._observe_clock(response.server_hlc)
+            self.step("push:answered")
+            report.pushed += len(batch)
+            report.applied += answered.applied
+            report.merged += answered.merged
+            report.rejected += answered.rejected
+            after = batch[-1].seq
+            if progress is not None:
+                progress(
+                    Progress(
+                        phase="push",
+                        pages=report.pages,
+                        records=report.pulled,
+                        pushed=report.pushed,
+                        pending=self.outbox.pending_count(),
+                    )
+                )
+
+    # Pull ----------------------------------------------------------------------------------------
+    def _pull_all(self, report: SyncReport, progress: ProgressCallback | None) -> None:
+        cursor: str | None = self.store.get_meta("cursor")
+        recovered = False
+        rechecked = False
+        while True:
+            self.step("pull:before")
+            try:
+                page = self.transport.pull(
+                    cursor, limit=self.page_limit, checksums=self.verify_checksums
+                )
+            except CursorExpired:
+                if recovered:
+                    raise
+                recovered = True
+                cursor = None
+                with self.store.atomic():
+                    self.store.set_meta("cursor", None)
+                continue
+            self.step("pull:received")
+            with self.store.atomic():
+                self._apply_page(page, report)
+                self.step("pull:applying")
+                self.store.set_meta("cursor", page.cursor)
+                self.store.set_meta("bootstrapping", page.snapshot and page.more)
+                self.store.set_meta("retention_days", page.retention_days)
+                if page.server_hlc:
+                    self._observe_clock(page.server_hlc)
+            self.step("pull:applied")
+            cursor = page.cursor
+            report.pages += 1
+            if progress is not None:
+                progress(
+                    Progress(
+                        phase="pull",
+                        pages=report.pages,
+                        records=report.pulled,
+                        pushed=report.pushed,
+                        pending=self.outbox.pending_count(),
+                    )
+                )
+            if page.more:
+                continue
+            drifted = self._drifted(page)
+            if drifted and not rechecked:
+                # A cursor can finish a read window with changes already waiting in the next
+                # one (PostgreSQL snapshot windows): read once more before calling it drift.
+                rechecked = True
+                continue
+            for entity in drifted:
+                self._refetch(entity, report)
+                report.repaired.append(entity)
+            return
+
+    def _refetch(self, entity: str, report: SyncReport) -> None:
+        """Replace the local copy of one entity with the server's (checksum repair). The device
+        keeps its own cursor: the re-fetch's pages are applied, its cursor is not adopted, and
+        changes the device's cursor replays afterwards are older and ignored by version."""
+        cursor: str | None = self.store.get_meta("cursor")
+        while True:
+            page = self.transport.pull(cursor, limit=self.page_limit, resync=entity)
+            with self.store.atomic():
+                self._apply_page(page, report)
+            report.pages += 1
+            cursor = page.cursor
+            if not page.more:
+                return
+
+    def _apply_page(self, page: PullPage, report: SyncReport) -> None:
+        if page.reset:
+            self.records.reset_server_state(page.entity)
+            report.bootstrapped = report.bootstrapped or page.entity is None
+        pending = self.records.pending_records()
+        bulk: list[tuple[str, str, int, str, str | None]] = []
+        now = datetime.now(UTC).isoformat()
+        for item in page.items:
+            match item:
+                case Change(op="upsert"):
+                    data = item.fields  # decoded for us alone: no copy needed
+                    data["id"] = item.id
+                    data["version"] = item.version
+                    if (item.entity, item.id) in pending:
+                        self._flush(bulk)
+                        self.records.apply_server(
+                            item.entity, item.id, item.version, data, pending=True
+                        )
+                    else:
+                        bulk.append(
+                            (
+                                item.entity,
+                                item.id,
+                                item.version,
+                                dumps(data),
+                                ref_of(item.entity, data),
+                            )
+                        )
+                    report.pulled += 1
+                case Change():
+                    self._flush(bulk)
+                    self.records.remove_server(
+                        item.entity, item.id, pending=(item.entity, item.id) in pending
+                    )
+                    report.pulled += 1
+                case Eviction():
+                    self._flush(bulk)
+                    self.records.remove_server(
+                        item.entity, item.id, pending=(item.entity, item.id) in pending
+                    )
+                    report.evicted += 1
+                case ConflictNotice():
+                    self.store.execute(
+                        "INSERT OR IGNORE INTO conflicts (conflict_id, entity, record_id, field, "
+                        "kept, discarded, kept_hlc, discarded_hlc, kept_origin, discarded_origin, "
+                        "rule, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            item.conflict_id,
+                            item.entity,
+                            item.id,
+                            item.field,
+                            dumps(item.kept),
+                            dumps(item.discarded),
+                            item.kept_hlc,
+                            item.discarded_hlc,
+                            item.kept_origin,
+                            item.discarded_origin,
+                            item.rule,
+                            now,
+                        ),
+                    )
+                    report.conflicts += 1
+        self._flush(bulk)
+
+    def _flush(self, bulk: list[tuple[str, str, int, str, str | None]]) -> None:
+        if bulk:
+            self.records.apply_server_many(bulk)
+            bulk.clear()
+
+    def _drifted(self, page: PullPage) -> list[str]:
+        if not page.checksums:
+            return []
+        drifted = []
+        for checksum in page.checksums:
+            count, digest = scope_digest(self.records.server_versions(checksum.entity))
+            if (count, digest) != (checksum.count, checksum.digest):
+                drifted.append(checksum.entity)
+        return drifted
+
+    # Bookkeeping ---------------------------------------------------------------------------------
+    def _observe_clock(self, server_hlc: str) -> None:
+        device_id = str(self.store.get_meta("device_id"))
+        last_text = self.store.get_meta("hlc")
+        last = clock.Hlc.parse(last_text) if last_text else None
+        stamp = clock.receive(
+            last, clock.Hlc.parse(server_hlc), wall_ms=clock.wall_now_ms(), node=device_id
+        )
+        self.store.set_meta("hlc", stamp.encode())
+
+    def _start_run(self) -> int:
+        with self.store.atomic():
+            cursor = self.store.execute(
+                "INSERT INTO sync_runs (started_at) VALUES (?)", (datetime.now(UTC).isoformat(),)
+            )
+            return int(cursor.lastrowid or 0)
+
+    def _finish_run(self, run_id: int, report: SyncReport, *, error: str | None) -> None:
+        finished = datetime.now(UTC).isoformat()
+        payload: dict[str, Any] = msgspec.to_builtins(report)
+        with self.store.atomic():
+            self.store.execute(
+                "UPDATE sync_runs SET finished_at = ?, report = ?, error = ? WHERE id = ?",
+                (finished, dumps(payload), error, run_id),
+            )
+            if error is None:
+                self.store.set_meta("last_sync_at", finished)
+            # Keep the history short: the status screen needs the last few runs only.
+            self.store.execute("DELETE FROM sync_runs WHERE id <= ?", (run_id - 50,))

@@ -1,0 +1,307 @@
+"""HTTP for the SDK: the auth and sync endpoints over an ``httpx.Client`` the caller supplies.
+
+Any ``httpx.Client`` works — one with a ``base_url`` pointing at the server, Litestar's
+``TestClient`` (which runs the app in-process), or one whose transport injects faults. Bodies
+are MessagePack by default (JSON on request); responses are negotiated with ``Accept`` and gzip
+with ``Accept-Encoding``; every request carries the protocol version header.
+
+Failures, and what is done about them:
+  * network errors, 5xx and 429 → retried with exponential backoff and full jitter (the delay is
+    uniform in [0, min(cap, base·2^attempt)]), a bounded number of times, then raised. Retrying a
+    push is safe: the server answers a resent (device, seq) with its first answer.
+  * 401 → the access token is refreshed once and the request retried; a second 401, or a refused
+    refresh, raises ``AuthenticationFailed`` (the rep logs in again; nothing local is lost).
+  * 410 → ``CursorExpired`` (the sync loop re-bootstraps, keeping the outbox).
+  * 413 → ``PayloadTooLarge`` (the sync loop sends smaller batches).
+  * 426 → ``UpgradeRequired`` with a message the app can show as is.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import msgspec
+
+from client_sdk.errors import (
+    AuthenticationFailed,
+    CursorExpired,
+    NetworkUnavailable,
+    NotLoggedIn,
+    PayloadTooLarge,
+    RequestRejected,
+    ServerError,
+    UpgradeRequired,
+)
+from client_sdk.secrets import Tokens, TokenStore
+from sync import codec
+from sync.messages import PROTOCOL_VERSION, PullPage, PushRequest, PushResponse
+
+__all__ = ["API", "LoginResult", "RetryPolicy", "Transport", "UserInfo"]
+
+API = "/api/v1"
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class UserInfo(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    username: str
+    full_name: str
+    role: str
+    region_id: str | None = None
+    territory_id: str | None = None
+    price_list_id: str | None = None
+    """The price list of the rep's region, when the server sends it."""
+
+
+class LoginResult(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    device_id: str
+    user: UserInfo
+    token_type: str = "bearer"
+
+
+_login_decoder = msgspec.json.Decoder(LoginResult)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    """Tries in all (so ``attempts - 1`` retries)."""
+    base_s: float = 0.25
+    cap_s: float = 8.0
+
+    def delay(self, attempt: int, rng: Callable[[], float]) -> float:
+        return float(rng()) * min(self.cap_s, self.base_s * (2.0**attempt))
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {"detail": response.text[:500]}
+    return body if isinstance(body, dict) else {"detail": str(body)}
+
+
+class Transport:
+    def __init__(
+        self,
+        http: httpx.Client,
+        tokens: TokenStore,
+        *,
+        media_type: str = codec.MEDIA_MSGPACK,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.http = http
+        self.tokens = tokens
+        self.media_type = media_type
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng
+        self.requests = 0
+        """Requests sent, retries included (for tests and reports)."""
+
+    # Auth --------------------------------------------------------------------------------------
+    def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        device_name: str,
+        device_id: str | None = None,
+        app_version: str | None = None,
+    ) -> LoginResult:
+        body = {
+            "username": username,
+            "password": password,
+            "device_name": device_name,
+            "device_id": device_id,
+            "app_version": app_version,
+        }
+        response = self._send("POST", f"{API}/auth/login", json_body=body, auth=False)
+        if response.status_code in (400, 401, 403):
+            detail = _problem(response).get("detail") or "login refused"
+            raise AuthenticationFailed(str(detail))
+        self._raise_for_status(response)
+        result = _login_decoder.decode(response.content)
+        self._save(result)
+        return result
+
+    def refresh(self) -> Tokens:
+        current = self.tokens.load()
+        if current is None:
+            raise NotLoggedIn("no refresh token on this device: log in while online")
+        response = self._send(
+            "POST",
+            f"{API}/auth/refresh",
+            json_body={"refresh_token": current.refresh_token},
+            auth=False,
+        )
+        if response.status_code in (400, 401, 403):
+            self.tokens.clear()
+            detail = _problem(response).get("detail") or "refresh refused"
+            raise AuthenticationFailed(f"session ended ({detail}); log in again")
+        self._raise_for_status(response)
+        result = _login_decoder.decode(response.content)
+        return self._save(result)
+
+    def logout(self) -> None:
+        try:
+            response = self._send("POST", f"{API}/auth/logout", json_body={}, auth=True)
+            if response.status_code >= 500:
+                raise ServerError("logout failed", status=response.status_code)
+        finally:
+            self.tokens.clear()
+
+    def _save(self, result: LoginResult) -> Tokens:
+        tokens = Tokens(
+            access_token=result.access_token,
+            refresh_token=result.refresh_token,
+            expires_at=result.expires_at,
+            device_id=result.device_id,
+        )
+        self.tokens.save(tokens)
+        return tokens
+
+    # Sync --------------------------------------------------------------------------------------
+    def push(self, request: PushRequest) -> PushResponse:
+        response = self._send(
+            "POST",
+            f"{API}/sync/push",
+            content=codec.encode(request, self.media_type),
+            headers={"Content-Type": self.media_type},
+        )
+        self._raise_for_status(response)
+        return codec.decode_push_response(response.content, self._content_type(response))
+
+    def pull(
+        self,
+        cursor: str | None,
+        *,
+        limit: int | None = None,
+        checksums: bool = False,
+        resync: str | None = None,
+    ) -> PullPage:
+        params: dict[str, str] = {}
+        if resync is not None:
+            params["resync"] = resync
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = str(limit)
+        if checksums:
+            params["checksums"] = "1"
+        response = self._send("GET", f"{API}/sync/pull", params=params)
+        self._raise_for_status(response)
+        return codec.decode_pull_page(response.content, self._content_type(response))
+
+    def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """An authenticated GET of a JSON resource (used by the simulator's checks)."""
+        response = self._send("GET", path, params=params, accept="application/json")
+        self._raise_for_status(response)
+        return response.json()
+
+    # The request loop --------------------------------------------------------------------------
+    def _content_type(self, response: httpx.Response) -> str:
+        return str(response.headers.get("content-type", codec.MEDIA_JSON)).split(";")[0].strip()
+
+    def _headers(self, auth: bool, accept: str | None) -> dict[str, str]:
+        headers = {
+            codec.PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+            "Accept": accept or self.media_type,
+            "Accept-Encoding": "gzip",
+        }
+        if auth:
+            tokens = self.tokens.load()
+            if tokens is None:
+                raise NotLoggedIn("not logged in on this device: log in while online first")
+            headers["Authorization"] = f"Bearer {tokens.access_token}"
+        return headers
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+        accept: str | None = None,
+    ) -> httpx.Response:
+        refreshed = False
+        attempt = 0
+        failure = ""
+        if json_body is not None:
+            content = msgspec.json.encode(json_body)
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+            accept = accept or "application/json"
+        while True:
+            all_headers = {**self._headers(auth, accept), **(headers or {})}
+            self.requests += 1
+            try:
+                response = self.http.request(
+                    method, path, content=content, params=params, headers=all_headers
+                )
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+                response = None
+            if response is not None:
+                if response.status_code == 401 and auth and not refreshed:
+                    refreshed = True
+                    self.refresh()
+                    continue
+                if response.status_code not in _RETRY_STATUS:
+                    return response
+                failure = f"HTTP {response.status_code}"
+            attempt += 1
+            if attempt >= self.retry.attempts:
+                if response is None:
+                    raise NetworkUnavailable(
+                        f"the server could not be reached after {attempt} attempts ({failure}); "
+                        "everything captured is kept and will be sent on the next sync"
+                    )
+                raise ServerError(
+                    f"the server kept failing ({failure}) after {attempt} attempts",
+                    status=response.status_code,
+                )
+            self._sleep(self._backoff(attempt - 1, response))
+
+    def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
+        delay = self.retry.delay(attempt, self._rng)
+        if response is not None and response.status_code in (429, 503):
+            retry_after = response.headers.get("retry-after")
+            if retry_after and retry_after.isdigit():
+                delay = max(delay, min(float(retry_after), self.retry.cap_s))
+        return delay
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        problem = _problem(response)
+        detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status}")
+        if status == 426:
+            raise UpgradeRequired(
+                "This version of the app can no longer sync with the Fieldline server: "
+                "update the app to continue syncing (everything captured on this device is "
+                f"kept and will be sent after the update). Server said: {detail}",
+                server_detail=detail,
+            )
+        if status == 410:
+            raise CursorExpired(detail, status=status, problem=problem)
+        if status == 413:
+            raise PayloadTooLarge(detail, status=status, problem=problem)
+        if status == 401:
+            raise AuthenticationFailed(f"{detail}; log in again")
+        raise RequestRejected(f"HTTP {status}: {detail}", status=status, problem=problem)

@@ -1,0 +1,199 @@
+"""Loading the demo data set into a database.
+
+This is a bulk load into an empty store, so it takes a shortcut the rest of the server never
+takes: rows go in with Core ``insert()`` executemany batches on the session's connection, which
+the sync layer's ORM session hooks do not see (writing ~80,000 records one ORM flush at a time
+would take minutes). The sync index is rebuilt from the loaded tables at the end, in the same
+transaction, so a device that bootstraps afterwards gets the whole scope. Everything is one
+transaction: a failed load leaves the database as it was, and ``--if-empty`` can simply retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.models import Role, User
+from server.auth.passwords import hash_password, verify_password
+from server.db.engine import create_engine, create_sessionmaker
+from server.db.migrate import upgrade
+from server.db.models import Base
+from server.demo.generator import DemoData, generate
+from server.demo.records import Row
+from server.org.models import Region
+
+__all__ = [
+    "DEFAULT_SEED",
+    "DEMO_PASSWORD",
+    "DemoError",
+    "DemoResult",
+    "Login",
+    "ProgressCallback",
+    "load_demo",
+    "run_demo",
+]
+
+DEMO_PASSWORD = "fieldline-demo"
+DEFAULT_SEED = 42
+BATCH_ROWS = 5000
+
+ProgressCallback = Callable[[str, int, int], None]
+"""(what is being loaded, rows done, rows in all)."""
+
+_ROLE_ORDER = {Role.ADMIN: 0, Role.BACKOFFICE: 1, Role.MANAGER: 2, Role.REP: 3}
+
+
+class DemoError(RuntimeError):
+    """The demo data set cannot be loaded here (the database already holds data)."""
+
+
+@dataclass(frozen=True)
+class Login:
+    role: str
+    username: str
+    password: str
+    region: str
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    loaded: bool
+    """False when ``if_empty`` found users already there and left the database alone."""
+    counts: dict[str, int] = field(default_factory=dict)
+    logins: list[Login] = field(default_factory=list)
+    other_reps: dict[str, list[str]] = field(default_factory=dict)
+    """Region name → usernames of the reps not in ``logins`` (same demo password)."""
+    sync_index: bool | None = None
+    """True: rebuilt; None: this build has no sync index to rebuild (nothing loaded, or the
+    sync layer does not provide ``reindex_all``)."""
+
+
+def run_demo(
+    url: str,
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: float = 1.0,
+    if_empty: bool = False,
+    on_progress: ProgressCallback | None = None,
+) -> DemoResult:
+    """Migrate the database at ``url`` if needed, then load the demo data set into it."""
+    upgrade(url)
+    return asyncio.run(
+        load_demo(url, seed=seed, scale=scale, if_empty=if_empty, on_progress=on_progress)
+    )
+
+
+async def load_demo(
+    url: str,
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: float = 1.0,
+    if_empty: bool = False,
+    now: datetime | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> DemoResult:
+    engine = create_engine(url, null_pool=True)
+    try:
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session:
+            has_users = (await session.scalar(select(func.count()).select_from(User))) or 0
+            await session.rollback()
+        if has_users:
+            if not if_empty:
+                raise DemoError(
+                    "the database already holds users; the demo data set only loads into an "
+                    "empty database (use --if-empty to skip quietly, or point "
+                    "FIELDLINE_DATABASE_URL at a fresh one)"
+                )
+            async with sessions() as session:
+                logins, others = await demo_logins(session)
+            return DemoResult(loaded=False, logins=logins, other_reps=others)
+
+        progress = on_progress or (lambda _label, _done, _total: None)
+        progress("generating", 0, 1)
+        data = generate(seed, scale, now or datetime.now(UTC), hash_password(DEMO_PASSWORD))
+        async with sessions() as session:
+            sync_index = await _insert_all(session, data, progress)
+            await session.commit()
+        async with sessions() as session:
+            logins, others = await demo_logins(session)
+        counts = {name: len(rows) for name, rows in data.tables.items()}
+        return DemoResult(True, counts, logins, others, sync_index)
+    finally:
+        await engine.dispose()
+
+
+async def _insert_all(
+    session: AsyncSession, data: DemoData, progress: ProgressCallback
+) -> bool | None:
+    reindex = _sync_reindexer()
+    total = data.row_count + (1 if reindex else 0)
+    done = 0
+    connection = await session.connection()
+    for name, rows in data.tables.items():
+        table = Base.metadata.tables[name]
+        # An executemany needs one set of keys; rows that leave columns to their defaults (a
+        # planned visit has no check-in yet) go in their own batches.
+        shapes: dict[frozenset[str], list[Row]] = {}
+        for row in rows:
+            shapes.setdefault(frozenset(row), []).append(row)
+        for same_shape in shapes.values():
+            for start in range(0, len(same_shape), BATCH_ROWS):
+                batch = same_shape[start : start + BATCH_ROWS]
+                await connection.execute(insert(table), batch)
+                done += len(batch)
+                progress(name, done, total)
+    if reindex is None:
+        return None
+    progress("sync index", done, total)
+    await reindex(session)
+    progress("sync index", total, total)
+    return True
+
+
+def _sync_reindexer() -> Callable[[AsyncSession], Awaitable[Any]] | None:
+    try:
+        from server.sync.index import reindex_all
+    except ImportError:
+        return None
+    return reindex_all
+
+
+async def demo_logins(session: AsyncSession) -> tuple[list[Login], dict[str, list[str]]]:
+    """The admin, the back office, every manager and the first rep of each region, as long as
+    they still have the demo password; plus the other reps' usernames by region."""
+    rows = (
+        await session.execute(
+            select(User.role, User.username, User.password_hash, Region.name)
+            .outerjoin(Region, Region.id == User.region_id)
+            .where(User.active.is_(True))
+            .order_by(User.username)
+        )
+    ).all()
+    verdicts: dict[str, bool] = {}
+    logins: list[Login] = []
+    others: dict[str, list[str]] = {}
+    shown_rep_regions: set[str] = set()
+    for role, username, password_hash, region in rows:
+        # Every demo user shares one hash, so this verifies (slow argon2) once, not per user.
+        if password_hash not in verdicts:
+            verdicts[password_hash] = verify_password(password_hash, DEMO_PASSWORD)
+        if not verdicts[password_hash] or role not in _ROLE_ORDER:
+            continue
+        if role == Role.REP:
+            if region in shown_rep_regions:
+                others.setdefault(region or "-", []).append(username)
+                continue
+            shown_rep_regions.add(region)
+        logins.append(Login(role, username, DEMO_PASSWORD, region or "-"))
+    region_order = {"North": 0, "West": 1, "South": 2, "East": 3}
+    logins.sort(
+        key=lambda x: (_ROLE_ORDER[Role(x.role)], region_order.get(x.region, 9), x.username)
+    )
+    return logins, dict(sorted(others.items(), key=lambda item: region_order.get(item[0], 9)))

@@ -1,0 +1,95 @@
+"""The in-process scheduler: an APScheduler 3 ``AsyncIOScheduler`` started and stopped by the
+app's lifespan (never at import). Every replica runs one; each firing goes through the run-once
+claim, so an occurrence runs on exactly one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from litestar import Litestar
+
+from server.db.base import utcnow
+from server.jobs.claim import process_owner, slot_for
+from server.jobs.registry import JobSpec, registered_jobs, run_occurrence
+
+__all__ = ["JobScheduler", "start_scheduler", "stop_scheduler"]
+
+logger = logging.getLogger("fieldline.jobs")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STOP_GRACE_S = 10.0
+
+
+class JobScheduler:
+    def __init__(self, app: Litestar, specs: list[JobSpec]) -> None:
+        self._app = app
+        self._specs = specs
+        self._owner = process_owner()
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+
+    @property
+    def specs(self) -> list[JobSpec]:
+        return list(self._specs)
+
+    def start(self) -> None:
+        for spec in self._specs:
+            # Anchored at the epoch so every replica fires on the same instants.
+            trigger = IntervalTrigger(seconds=spec.every_s, start_date=_EPOCH, timezone=UTC)
+            self._scheduler.add_job(
+                self._fire,
+                trigger,
+                args=[spec],
+                id=spec.name,
+                name=spec.name,
+                misfire_grace_time=max(1, int(spec.every_s)),
+            )
+        self._scheduler.start()
+        logger.info("scheduler started with %d jobs", len(self._specs))
+
+    async def _fire(self, spec: JobSpec) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            state = self._app.state
+            await run_occurrence(
+                spec,
+                settings=state.settings,
+                engine=state.engine,
+                sessionmaker=state.sessionmaker,
+                slot_start=slot_for(utcnow(), spec.every_s),
+                owner=self._owner,
+            )
+        except Exception:
+            logger.exception("job %s could not be claimed or recorded", spec.name)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def stop(self) -> None:
+        self._scheduler.shutdown(wait=False)
+        pending = [t for t in self._inflight if not t.done()]
+        if pending:
+            # Let running occurrences finish (and record their outcome) before the engine goes.
+            await asyncio.wait(pending, timeout=_STOP_GRACE_S)
+
+
+async def start_scheduler(app: Litestar) -> None:
+    scheduler = JobScheduler(app, registered_jobs(app.state.settings))
+    scheduler.start()
+    app.state.scheduler = scheduler
+
+
+async def stop_scheduler(app: Litestar) -> None:
+    scheduler = getattr(app.state, "scheduler", None)
+    if isinstance(scheduler, JobScheduler):
+        await scheduler.stop()
+        app.state.scheduler = None

@@ -1,0 +1,308 @@
+"""``/manager``: server-rendered pages for regional managers (and admins), signed in with the
+same accounts as the API. The session is the access token in an HttpOnly, SameSite=Strict
+cookie (so no other site can make the browser send it with a form), renewed from a refresh
+token kept in a second cookie scoped to ``/manager``."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import service as auth_service
+from server.auth.middleware import SESSION_COOKIE
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.errors import FieldlineError, NotFound, RateLimited, Unauthorized
+from server.forecasting import service as forecasting
+from server.forecasting.pipeline import CATEGORIES
+from server.web import pages
+from server.web.templating import STATIC_DIR
+
+__all__ = ["ManagerController", "manager_handlers"]
+
+REFRESH_COOKIE = "fieldline_refresh"
+_PAGE_ROLES = (Role.MANAGER, Role.ADMIN)
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal | None:
+    user = request.scope.get("user")
+    return user if isinstance(user, Principal) else None
+
+
+def _session_cookies(
+    request: Request[Any, Any, Any], access: str, refresh: str, ttl_s: int
+) -> list[Cookie]:
+    secure = request.url.scheme == "https"
+    return [
+        Cookie(
+            key=SESSION_COOKIE,
+            value=access,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            max_age=ttl_s,
+        ),
+        Cookie(
+            key=REFRESH_COOKIE,
+            value=refresh,
+            path="/manager",
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            max_age=30 * 24 * 3600,
+        ),
+    ]
+
+
+def _expired_cookies() -> list[Cookie]:
+    return [
+        Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict"),
+        Cookie(
+            key=REFRESH_COOKIE,
+            value="",
+            path="/manager",
+            max_age=0,
+            httponly=True,
+            samesite="strict",
+        ),
+    ]
+
+
+def _page(
+    name: str, request: Request[Any, Any, Any], status_code: int = 200, **context: Any
+) -> Template:
+    return Template(
+        template_name=name,
+        context={
+            "viewer": _principal(request),
+            "path": request.url.path,
+            "query": request.query_params,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, Unauthorized):
+        return Redirect(f"/manager/login?next={quote(request.url.path)}")
+    status = exc.status if isinstance(exc, FieldlineError) else 500
+    titles = {403: "Not for your role", 404: "Not found"}
+    detail = exc.detail if isinstance(exc, FieldlineError) else "Something went wrong on our side."
+    if status == 404:
+        detail = "This page does not exist, or it is outside your region."
+    response: Response[Any] = _page(
+        "error.html",
+        request,
+        status_code=status,
+        status=status,
+        title=titles.get(status, "Error"),
+        detail=detail,
+    )
+    return response
+
+
+async def _viewer(request: Request[Any, Any, Any], db: AsyncSession) -> Principal | Response[Any]:
+    """The signed-in manager or admin; otherwise the response to send instead (a renewed
+    session, the login page, or the 403 page for other roles)."""
+    principal = _principal(request)
+    if principal is None:
+        refresh = request.cookies.get(REFRESH_COOKIE)
+        if refresh:
+            settings = request.app.state.settings
+            try:
+                result = await auth_service.refresh(
+                    db, settings, refresh_token=refresh, ip=_client_ip(request)
+                )
+            except Unauthorized:
+                pass
+            else:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return Redirect(
+                    target,
+                    cookies=_session_cookies(
+                        request,
+                        result.access_token,
+                        result.refresh_token,
+                        settings.access_token_ttl_s,
+                    ),
+                )
+        return Redirect(f"/manager/login?next={quote(request.url.path)}")
+    if principal.role not in _PAGE_ROLES:
+        return _page(
+            "error.html",
+            request,
+            status_code=403,
+            status=403,
+            title="Not for your role",
+            detail="The manager pages are for regional managers and admins. "
+            "Reps use the Fieldline app.",
+        )
+    return principal
+
+
+def _back(target: str | None, fallback: str = "/manager") -> str:
+    # Only ever back into the manager pages: never an open redirect.
+    if target and target.startswith("/manager") and not target.startswith("//"):
+        return target
+    return fallback
+
+
+def _with_notice(path: str, **params: str) -> str:
+    separator = "&" if "?" in path else "?"
+    return f"{path}{separator}{urlencode(params)}"
+
+
+class ManagerController(Controller):
+    path = "/manager"
+    include_in_schema = False
+    exception_handlers = {FieldlineError: _error_page}  # noqa: RUF012
+
+    @get("/login", opt={"public": True})
+    async def login_page(
+        self, request: Request[Any, Any, Any], next: str | None = None
+    ) -> Response[Any]:
+        principal = _principal(request)
+        if principal is not None and principal.role in _PAGE_ROLES:
+            return Redirect(_back(next))
+        return _page("login.html", request, next=_back(next), error=None)
+
+    @post("/login", opt={"public": True}, status_code=303)
+    async def login(
+        self, request: Request[Any, Any, Any], db: AsyncSession, data: Form
+    ) -> Response[Any]:
+        settings = request.app.state.settings
+        username, password = data.get("username", "").strip(), data.get("password", "")
+        target = _back(data.get("next"))
+        try:
+            result = await auth_service.login(
+                db,
+                settings,
+                username=username,
+                password=password,
+                device_name="manager-web",
+                device_id=None,
+                ip=_client_ip(request),
+            )
+        except RateLimited as exc:
+            return _page(
+                "login.html",
+                request,
+                status_code=429,
+                next=target,
+                error=exc.detail,
+                username=username,
+            )
+        except Unauthorized:
+            return _page(
+                "login.html",
+                request,
+                status_code=401,
+                next=target,
+                error="Wrong username or password.",
+                username=username,
+            )
+        return Redirect(
+            target,
+            status_code=303,
+            cookies=_session_cookies(
+                request, result.access_token, result.refresh_token, settings.access_token_ttl_s
+            ),
+        )
+
+    @post("/logout", opt={"public": True}, status_code=303)
+    async def logout(self, request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+        principal = _principal(request)
+        if principal is not None and principal.device_id is not None:
+            await auth_service.logout(db, principal, ip=_client_ip(request))
+        return Redirect("/manager/login", status_code=303, cookies=_expired_cookies())
+
+    @get("/", opt={"public": True})
+    async def overview(
+        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+    ) -> Response[Any]:
+        viewer = await _viewer(request, db)
+        if not isinstance(viewer, Principal):
+            return viewer
+        region_id = await pages.pick_region(db, viewer, region)
+        overview = await pages.region_overview(db, viewer, region_id)
+        return _page("overview.html", request, o=overview, categories=CATEGORIES, nav="overview")
+
+    @get("/reps/{rep_id:str}", opt={"public": True})
+    async def rep(
+        self, request: Request[Any, Any, Any], db: AsyncSession, rep_id: str
+    ) -> Response[Any]:
+        viewer = await _viewer(request, db)
+        if not isinstance(viewer, Principal):
+            return viewer
+        page = await pages.rep_page(db, viewer, rep_id)
+        return _page("rep.html", request, r=page, nav="overview")
+
+    @get("/sync", opt={"public": True})
+    async def sync_health(
+        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+    ) -> Response[Any]:
+        viewer = await _viewer(request, db)
+        if not isinstance(viewer, Principal):
+            return viewer
+        page = await pages.sync_page(db, viewer, region)
+        return _page("sync.html", request, s=page, nav="sync")
+
+    @post("/forecasts/adjust", opt={"public": True}, status_code=303)
+    async def adjust(
+        self, request: Request[Any, Any, Any], db: AsyncSession, data: Form
+    ) -> Response[Any]:
+        viewer = await _viewer(request, db)
+        if not isinstance(viewer, Principal):
+            return viewer
+        back = _back(data.get("back"))
+        try:
+            value = float(data.get("value", "").replace(",", "").strip())
+        except ValueError:
+            return Redirect(
+                _with_notice(back, error="Enter the adjusted value as a number."), status_code=303
+            )
+        if not math.isfinite(value) or value < 0:
+            return Redirect(
+                _with_notice(back, error="The adjusted value cannot be negative."), status_code=303
+            )
+        if not data.get("reason", "").strip():
+            return Redirect(
+                _with_notice(back, error="Say why: an adjustment needs a reason."), status_code=303
+            )
+        try:
+            await forecasting.add_adjustment(
+                db, viewer, data.get("forecast_id", ""), value=value, reason=data["reason"]
+            )
+        except NotFound:
+            return Redirect(
+                _with_notice(back, error="That forecast is not in your region."), status_code=303
+            )
+        return Redirect(_with_notice(back, saved="1"), status_code=303)
+
+
+def manager_handlers() -> list[Any]:
+    return [
+        ManagerController,
+        create_static_files_router(
+            path="/manager/static",
+            directories=[STATIC_DIR],
+            opt={"public": True},
+            include_in_schema=False,
+        ),
+    ]

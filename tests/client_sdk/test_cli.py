@@ -1,0 +1,72 @@
+"""The rep CLI on a device store, offline (no server needed for these verbs), and the docs that
+list its commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from client_sdk import FieldClient, MemoryTokenStore
+from client_sdk.cli import main, register
+from tests.client_sdk.conftest import pretend_logged_in, server_record
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    path = tmp_path / "rep.db"
+    client = FieldClient(path, token_store=MemoryTokenStore())
+    pretend_logged_in(client)
+    server_record(
+        client, "account", {"id": "acc-1", "name": "Harbour Supplies", "lat": 53.5, "lon": 9.9}
+    )
+    server_record(
+        client, "product", {"id": "p-1", "sku": "SKU-1", "name": "Pump", "list_price": "10.00"}
+    )
+    client.close()
+    return path
+
+
+def test_an_order_taken_on_the_command_line_is_priced_and_queued(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["rep", "--store", str(store_path), "order", "acc-1", "--line", "SKU-1:3:10"]) == 0
+    assert "total 27.00" in capsys.readouterr().out
+    client = FieldClient(store_path, token_store=MemoryTokenStore())
+    [order] = client.orders()
+    assert (order["status"], order["total"]) == ("submitted", "27.00")
+    client.close()
+
+
+def test_status_reports_unsent_changes_and_their_age(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["rep", "--store", str(store_path), "lead", "Elbe GmbH", "--city", "Hamburg"]) == 0
+    capsys.readouterr()
+    assert main(["rep", "--store", str(store_path), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["unsent"] == 1 and status["oldest_unsent_age_s"] >= 0
+    assert status["last_sync_at"] is None and status["rejected_changes"] == []
+
+
+def test_a_refused_action_is_an_error_message_not_a_traceback(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["rep", "--store", str(store_path), "ticket", "nope", "Leak"]) == 1
+    assert "no account nope" in capsys.readouterr().err
+
+
+def test_every_rep_command_is_documented() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    register(sub)
+    rep = sub.choices["rep"]
+    verbs = next(a for a in rep._actions if isinstance(a, argparse._SubParsersAction)).choices
+    text = DOCS.read_text()
+    for verb in verbs:
+        assert f"fieldline rep {verb}" in text, f"docs/sdk.md does not document `rep {verb}`"
+    assert "fieldline simulate" in text

@@ -1,0 +1,92 @@
+"""A real Fieldline server process on a free loopback port, for tests that need real HTTP,
+restarts or kill -9."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FIELDLINE_ENV": "test",
+        "FIELDLINE_DATABASE_URL": database_url,
+        "FIELDLINE_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
+        "FIELDLINE_SCHEDULER_ENABLED": "false",
+        "FIELDLINE_AUTO_MIGRATE": "false",
+        "FIELDLINE_LOG_REQUESTS": "false",
+        "FIELDLINE_LOG_LEVEL": "WARNING",
+    }
+
+
+@contextmanager
+def live_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
+    port = free_port()
+    log = workdir / f"server-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=server_env(database_url),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{server.output()}")
+            try:
+                if httpx.get(f"{server.url}/health/live", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start:\n{server.output()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,189 @@
+"""Manager pages over the real app (Litestar's test client): sign-in, scope, forms."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.sync.models import ConflictRecord, DeviceSyncState, QuarantinedMutation
+from tests.seed import PASSWORD, World, run_db
+from tests.server.forecasting.world import forecast_world
+from tests.stores import Store
+
+
+def _sign_in(client: TestClient[Litestar], username: str) -> None:
+    r = client.post(
+        "/manager/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+
+
+def test_pages_send_a_visitor_without_a_session_to_sign_in(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    r = client.get("/manager/sync", follow_redirects=False)
+    assert r.status_code in (302, 303, 307)
+    assert r.headers["location"].startswith("/manager/login")
+
+
+def test_signing_in_sets_an_httponly_same_site_strict_session_cookie(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    forecast_world(store.url)
+    r = client.post(
+        "/manager/login",
+        data={"username": "mgr_north", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("fieldline_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert r.headers["location"] == "/manager"
+
+
+def test_a_wrong_password_shows_the_form_again(client: TestClient[Litestar], store: Store) -> None:
+    forecast_world(store.url)
+    r = client.post("/manager/login", data={"username": "mgr_north", "password": "nope"})
+    assert r.status_code == 401
+    assert "Wrong username or password" in r.text
+    assert "fieldline_session" not in r.headers.get("set-cookie", "")
+
+
+def test_a_rep_gets_the_403_page(client: TestClient[Litestar], store: Store) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "rep_n1")
+    r = client.get("/manager")
+    assert r.status_code == 403
+    assert "text/html" in r.headers["content-type"]
+    assert "Not for your role" in r.text
+
+
+def test_the_overview_shows_the_managers_region_with_chart_categories_and_reps(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    r = client.get("/manager")
+    assert r.status_code == 200
+    assert '<h1 data-testid="region-name">North</h1>' in r.text
+    assert 'class="forecast"' in r.text and 'class="band"' in r.text
+    assert "Rep Hamburg" in r.text and "Rep Bremen" in r.text
+    assert "Rep Munich" not in r.text
+    assert 'data-testid="categories"' in r.text
+
+
+def test_a_manager_gets_not_found_for_a_rep_of_another_region(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    assert client.get(f"/manager/reps/{world.user('rep_n2')}").status_code == 200
+    other = client.get(f"/manager/reps/{world.user('rep_s1')}")
+    assert other.status_code == 404
+    assert "outside your region" in other.text
+    # A manager cannot pick another region either: the picker is for admins.
+    assert "South" not in client.get(f"/manager?region={world.regions['SOUTH']}").text
+
+
+def test_an_admin_picks_any_region(client: TestClient[Litestar], store: Store) -> None:
+    world = forecast_world(store.url)
+    _sign_in(client, "admin")
+    r = client.get(f"/manager?region={world.regions['SOUTH']}")
+    assert '<h1 data-testid="region-name">South</h1>' in r.text
+    assert 'name="region"' in r.text
+    assert client.get(f"/manager/reps/{world.user('rep_s1')}").status_code == 200
+
+
+def test_the_adjustment_form_needs_a_reason_and_keeps_it_in_the_history(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    page = client.get("/manager").text
+    forecast_id = re.findall(r'<option value="([0-9a-f-]{36})"', page)[0]
+    form = {"forecast_id": forecast_id, "value": "31000", "back": "/manager"}
+    refused = client.post(
+        "/manager/forecasts/adjust", data={**form, "reason": " "}, follow_redirects=False
+    )
+    assert "error=" in refused.headers["location"]
+    saved = client.post(
+        "/manager/forecasts/adjust",
+        data={**form, "reason": "Key account reorder"},
+        follow_redirects=False,
+    )
+    assert saved.headers["location"] == "/manager?saved=1"
+    page = client.get("/manager").text
+    assert "Key account reorder" in page
+    assert "€31,000" in page
+
+
+def test_signing_out_ends_the_session(client: TestClient[Litestar], store: Store) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    client.post("/manager/logout", follow_redirects=False)
+    r = client.get("/manager", follow_redirects=False)
+    assert r.headers["location"].startswith("/manager/login")
+
+
+def _seed_sync_trouble(url: str, world: World) -> None:
+    async def work(session: AsyncSession) -> None:
+        stamp = datetime(2025, 6, 14, 8, tzinfo=UTC)
+        for username, pending in (("rep_n1", 12), ("rep_s1", 3), ("rep_n2", 0)):
+            session.add(
+                DeviceSyncState(
+                    device_id=f"dev-{username}",
+                    user_id=world.user(username),
+                    pending=pending,
+                    oldest_pending_at=stamp if pending else None,
+                    rejected=1 if username == "rep_n1" else 0,
+                )
+            )
+        for username, region in (("rep_n1", "NORTH"), ("rep_s1", "SOUTH")):
+            session.add(
+                QuarantinedMutation(
+                    device_id=f"dev-{username}",
+                    user_id=world.user(username),
+                    region_id=world.regions[region],
+                    seq=4,
+                    tx="tx-1",
+                    entity="order",
+                    record_id=f"order-{username}",
+                    mutation={},
+                    reason="out_of_scope",
+                    detail=f"account not in {username}'s territory",
+                )
+            )
+        session.add(
+            ConflictRecord(
+                entity="account",
+                record_id="acc-1",
+                field="phone",
+                kept="+49 40 1",
+                discarded="+49 40 2",
+                rule="lww",
+                loser_user_id=world.user("rep_n1"),
+                region_id=world.regions["NORTH"],
+            )
+        )
+
+    run_db(url, work)
+
+
+def test_sync_health_lists_the_regions_devices_quarantine_and_conflicts(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = forecast_world(store.url)
+    _seed_sync_trouble(store.url, world)
+    _sign_in(client, "mgr_north")
+    page = client.get("/manager/sync").text
+    devices = page.split('data-testid="devices"')[1].split("</table>")[0]
+    assert "Rep Hamburg" in devices
+    assert "Rep Munich" not in devices  # another region
+    assert "Rep Bremen" not in devices  # nothing unsent, nothing refused
+    assert "account not in rep_n1&#39;s territory" in page
+    assert "rep_s1" not in page
+    assert "+49 40 2" in page
