@@ -196,3 +196,24 @@ def test_a_malformed_push_body_is_400_and_changes_nothing(
     )
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_rep_moved_to_another_territory_gets_a_fresh_consistent_view(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    from server.auth.models import User
+
+    rep = device_for("rep_n1")
+    rep.pull()
+    assert set(rep.of("account")) == set(world.accounts["N1"])
+
+    async def move(session: AsyncSession) -> None:
+        user = await session.get(User, world.user("rep_n1"))
+        assert user is not None
+        user.territory_id = world.territories["N2"]
+
+    run_db(store.url, move)
+    page = rep.pull_page()
+    assert page.reset
+    rep.pull()
+    assert set(rep.of("account")) == set(world.accounts["N2"])

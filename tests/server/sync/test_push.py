@@ -140,3 +140,35 @@ def test_a_product_is_read_only_for_devices(
     [result] = rep.push(rep.upsert("product", world.products[0], {"name": "Cheaper"}))
     assert isinstance(result, Rejected)
     assert result.reason == "read_only"
+
+
+def test_a_device_clock_days_ahead_is_bounded_so_it_cannot_win_every_conflict(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    from sync import clock
+
+    rep = device_for("rep_n1")
+    rep.wall_offset_ms = 3 * 24 * 3600 * 1000
+    account_id = world.accounts["N1"][0]
+    rep.push(rep.upsert("account", account_id, {"phone": "from the future"}, base_version=1))
+
+    async def stamp(session: AsyncSession) -> str:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        return str(account.field_clocks["phone"][0])
+
+    stored = clock.Hlc.parse(run_db(store.url, stamp))
+    assert stored.wall_ms <= clock.wall_now_ms() + 300_000
+
+
+def test_an_oversize_push_body_is_413_and_changes_nothing(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    before = _count(store.url, ChangeLog)
+    response = rep.push_raw(
+        [rep.upsert("account", world.accounts["N1"][0], {"notes": "x" * (9 * 1024 * 1024)})]
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert _count(store.url, ChangeLog) == before
