@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -269,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fieldline-forecast-bench-"))
     args.url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     upgrade(args.url)
-    print(json.dumps(asyncio.run(_main(args)), indent=2))
+    try:
+        print(json.dumps(asyncio.run(_main(args)), indent=2))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

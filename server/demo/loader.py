@@ -26,6 +26,7 @@ from server.db.migrate import upgrade
 from server.db.models import Base
 from server.demo.generator import DemoData, generate
 from server.demo.records import Row
+from server.forecasting.jobs import recompute_all
 from server.org.models import Region
 
 __all__ = [
@@ -121,6 +122,12 @@ async def load_demo(
         async with sessions() as session:
             sync_index = await _insert_all(session, data, progress)
             await session.commit()
+        # Managers should find forecasts on their first visit, not after the nightly run.
+        progress("forecasts", 0, 1)
+        async with sessions() as session:
+            await recompute_all(session, now=now or datetime.now(UTC), trigger="demo")
+            await session.commit()
+        progress("forecasts", 1, 1)
         async with sessions() as session:
             logins, others = await demo_logins(session)
         counts = {name: len(rows) for name, rows in data.tables.items()}
