@@ -210,8 +210,6 @@ async def _push(
             answers[m.seq] = result
         new_leads.extend(outcome.new_leads)
         processed.append((group, outcome))
-        if careful:
-            await _record(session, principal, group, outcome, now)
         state.rejected += sum(isinstance(r, Rejected) for r in outcome.results)
 
     state.last_seq = max(state.last_seq, *seqs) if seqs else state.last_seq
@@ -233,7 +231,7 @@ async def _push(
             outcome.results = [_final(r, batch) for r in outcome.results]
             for m, result in zip(group, outcome.results, strict=True):
                 answers[m.seq] = result
-            await _record(session, principal, group, outcome, now)
+    await _record(session, principal, processed, now)
     if new_leads:
         await domain.assign_new_leads(session, new_leads, now=now)
     for result in answers.values():
@@ -562,25 +560,30 @@ def _conflicts(
 async def _record(
     session: AsyncSession,
     principal: Principal,
-    group: list[Mutation],
-    outcome: _TxOutcome,
+    processed: list[tuple[list[Mutation], _TxOutcome]],
     now: datetime,
 ) -> None:
+    """Receipts for every answered mutation (one statement for the batch), the quarantine for
+    refused ones, and the conflict log for discarded values."""
     assert principal.device_id and principal.user_id
-    await session.execute(
-        insert(PushReceipt.__table__),
-        [
-            {
-                "device_id": principal.device_id,
-                "seq": m.seq,
-                "tx": m.tx,
-                "result": msgspec.to_builtins(r),
-                "at": now,
-            }
-            for m, r in zip(group, outcome.results, strict=True)
-        ],
-    )
-    for m, r in zip(group, outcome.results, strict=True):
+    answered = [
+        (m, r) for group, outcome in processed for m, r in zip(group, outcome.results, strict=True)
+    ]
+    if answered:
+        await session.execute(
+            insert(PushReceipt.__table__),
+            [
+                {
+                    "device_id": principal.device_id,
+                    "seq": m.seq,
+                    "tx": m.tx,
+                    "result": msgspec.to_builtins(r),
+                    "at": now,
+                }
+                for m, r in answered
+            ],
+        )
+    for m, r in answered:
         if isinstance(r, Rejected):
             session.add(
                 QuarantinedMutation(
@@ -597,12 +600,13 @@ async def _record(
                     detail=r.detail,
                 )
             )
-    if not outcome.conflicts:
+    conflicts = [c for _, outcome in processed for c in outcome.conflicts]
+    if not conflicts:
         return
     loser_users = await _device_users(
-        session, {c["discarded_origin"] for c in outcome.conflicts if c["discarded_origin"]}
+        session, {c["discarded_origin"] for c in conflicts if c["discarded_origin"]}
     )
-    for conflict in outcome.conflicts:
+    for conflict in conflicts:
         loser = conflict["discarded_origin"]
         record = ConflictRecord(
             at=now,

@@ -146,3 +146,47 @@ def test_a_price_change_reaches_every_rep_device(
     price_id = run_db(store.url, change)
     rep.pull()
     assert rep.of("price")[price_id]["unit_price"] == "99.99"
+
+
+def test_a_lead_captured_in_the_field_enters_assignment_like_any_other(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    from sqlalchemy import select
+
+    from server.leads.models import AssignmentDecision, Lead
+
+    rep = device_for("rep_n1")
+    lead_id = new_id()
+    [result] = rep.push(
+        rep.upsert(
+            "lead",
+            lead_id,
+            {
+                "company": "Hafenbau Nord GmbH",
+                "lat": 53.55,
+                "lon": 9.99,
+                "product_line": "industrial",
+                "city": "Hamburg",
+            },
+        )
+    )
+    assert isinstance(result, Applied)
+
+    async def outcome(session: AsyncSession) -> tuple[Lead, int]:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        decisions = (
+            (
+                await session.execute(
+                    select(AssignmentDecision).where(AssignmentDecision.lead_id == lead_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return lead, len(decisions)
+
+    lead, decisions = run_db(store.url, outcome)
+    assert (lead.source, lead.captured_by_id) == ("field", world.user("rep_n1"))
+    assert decisions == 1
+    assert lead.assignee_id is not None or lead.unassigned_reason is not None
