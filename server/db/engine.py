@@ -10,9 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 __all__ = ["create_engine", "create_sessionmaker"]
@@ -37,6 +41,10 @@ def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> A
         kwargs["poolclass"] = NullPool
     elif url.startswith("postgresql"):
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    else:
+        # SQLite connections are cheap; readers run beside the writer under WAL, so a burst of
+        # devices should queue on the database lock, not on the pool.
+        kwargs.update(pool_size=20, max_overflow=60)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_async_engine(url, **kwargs)

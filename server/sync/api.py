@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlalchemy import select, update
@@ -137,9 +138,12 @@ class SyncController(Controller):
             resync=resync,
             raw_json=media_type == codec.MEDIA_JSON,
         )
-        await _touch_pull(state, principal)
         METRICS.count("pulled_items", len(page.items))
-        return _encoded(page, request)
+        response = _encoded(page, request)
+        # After the response, with the request's own connection back in the pool: a pull that
+        # waited for a second connection while holding one could starve the pool under load.
+        response.background = BackgroundTask(_touch_pull, state, principal)
+        return response
 
     @get(
         "/conflicts",

@@ -20,7 +20,7 @@ from server.sync.models import ConflictRecord
 from server.tickets.models import Ticket, TicketComment
 from server.visits.models import Visit
 from tests.client_sdk.helpers import api_key, rows, set_price
-from tests.e2e.live import live_server
+from tests.live import live_server
 from tests.seed import PASSWORD, seed_world
 from tests.stores import Store
 

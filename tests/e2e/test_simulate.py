@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from client_sdk.simulate import SimConfig, simulate
-from tests.e2e.live import live_server
+from tests.live import live_server
 from tests.seed import PASSWORD, seed_world
 from tests.stores import Store
 

@@ -21,7 +21,7 @@ from server.leads.models import Lead
 from server.orders.models import Order, OrderLine
 from server.sync.models import PushReceipt
 from server.tickets.models import TicketComment
-from tests.e2e.live import ROOT, live_server
+from tests.live import ROOT, live_server
 from tests.seed import PASSWORD, World, run_db, seed_world
 from tests.stores import Store
 

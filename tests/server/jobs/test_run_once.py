@@ -4,69 +4,26 @@ runs exactly once across both, counted in ``job_runs`` and in the jobs' side eff
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from server.audit.models import AuditEntry
 from server.db.engine import create_engine, create_sessionmaker
 from server.jobs.models import JobRun
+from tests.live import live_server
 from tests.stores import Store
 
-ROOT = Path(__file__).resolve().parents[3]
 RUN_SECONDS = 6.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(store: Store, port: int, log: BinaryIO) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "FIELDLINE_DATABASE_URL": store.url,
-        "FIELDLINE_ENV": "test",
-        "FIELDLINE_AUTO_MIGRATE": "false",
-        "FIELDLINE_SCHEDULER_ENABLED": "true",
-        "FIELDLINE_JOBS_TEST_INTERVAL_S": "1",
-        "FIELDLINE_LEADS_ASSIGN_EVERY_S": "2",
-        "FIELDLINE_LOG_LEVEL": "WARNING",
-        "FIELDLINE_LOG_REQUESTS": "false",
-        "FIELDLINE_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server on port {port} never became ready:\n{log.read_text()}")
+SCHEDULER_ENV = {
+    "FIELDLINE_SCHEDULER_ENABLED": "true",
+    "FIELDLINE_JOBS_TEST_INTERVAL_S": "1",
+    "FIELDLINE_LEADS_ASSIGN_EVERY_S": "2",
+}
 
 
 def _collect(url: str) -> tuple[list[JobRun], list[AuditEntry]]:
@@ -92,25 +49,14 @@ def _collect(url: str) -> tuple[list[JobRun], list[AuditEntry]]:
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_each_job_slot_runs_once_across_two_server_processes(store: Store, tmp_path: Path) -> None:
-    ports = [_free_port(), _free_port()]
-    logs = [tmp_path / f"server-{i}.log" for i in range(2)]
-    handles = [log.open("wb") for log in logs]
-    procs = [_start(store, port, fh) for port, fh in zip(ports, handles, strict=True)]
-    try:
-        for port, proc, log in zip(ports, procs, logs, strict=True):
-            _wait_ready(port, proc, log)
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(
+                live_server(store.url, tmp_path, env=SCHEDULER_ENV, ready_path="/health/ready")
+            )
+            for _ in range(2)
+        ]
         time.sleep(RUN_SECONDS)
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for fh in handles:
-            fh.close()
 
     runs, marks = _collect(store.url)
     heartbeat = [r for r in runs if r.job_name == "jobs.heartbeat"]
@@ -124,5 +70,5 @@ def test_each_job_slot_runs_once_across_two_server_processes(store: Store, tmp_p
     assert set(slots_marked) == {r.slot_start.isoformat() for r in heartbeat}
     assert {m.details["owner"] for m in marks} == {r.owner for r in heartbeat}
     assert any(r.job_name == "leads.assign_pending" for r in runs)
-    for log in logs:
-        assert "database is locked" not in log.read_text()
+    for server in servers:
+        assert "database is locked" not in server.log.read_text()

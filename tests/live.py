@@ -1,5 +1,5 @@
-"""A real Fieldline server process on a free loopback port, for tests that need real HTTP,
-restarts or kill -9."""
+"""A real Fieldline server process on a free loopback port, for tests and benchmarks that need
+real HTTP, several processes on one database, restarts or kill -9."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_S = 60.0
+# Generous: a server with the scheduler on finishes the job it is running before it exits.
+STOP_TIMEOUT_S = 20.0
 
 
 def free_port() -> int:
@@ -27,6 +30,7 @@ def free_port() -> int:
 @dataclass
 class LiveServer:
     url: str
+    port: int
     process: subprocess.Popen[bytes]
     log: Path
 
@@ -34,7 +38,7 @@ class LiveServer:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def server_env(database_url: str) -> dict[str, str]:
+def server_env(database_url: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
         "FIELDLINE_ENV": "test",
@@ -44,11 +48,18 @@ def server_env(database_url: str) -> dict[str, str]:
         "FIELDLINE_AUTO_MIGRATE": "false",
         "FIELDLINE_LOG_REQUESTS": "false",
         "FIELDLINE_LOG_LEVEL": "WARNING",
+        **(overrides or {}),
     }
 
 
 @contextmanager
-def live_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str,
+    workdir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    ready_path: str = "/health/live",
+) -> Iterator[LiveServer]:
     port = free_port()
     log = workdir / f"server-{port}.log"
     with log.open("wb") as out:
@@ -64,18 +75,18 @@ def live_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
                 str(port),
             ],
             cwd=ROOT,
-            env=server_env(database_url),
+            env=server_env(database_url, env),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, process=process, log=log)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{server.output()}")
             try:
-                if httpx.get(f"{server.url}/health/live", timeout=1.0).status_code == 200:
+                if httpx.get(f"{server.url}{ready_path}", timeout=1.0).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -86,7 +97,7 @@ def live_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

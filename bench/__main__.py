@@ -1,0 +1,45 @@
+"""``make bench``: every benchmark in turn, each in its own process, as one JSON document.
+
+python -m bench [--database-url postgresql+asyncpg://…]   (PostgreSQL for the sync bench)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+BENCHES = ("sync_bench", "client_bench", "leads_bench", "forecast_bench")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument(
+        "--database-url", help="run the sync bench on this (empty) PostgreSQL database"
+    )
+    parser.add_argument("--only", choices=BENCHES, action="append")
+    args = parser.parse_args()
+    report: dict[str, object] = {}
+    for name in args.only or BENCHES:
+        command = [sys.executable, "-m", f"bench.{name}"]
+        if name == "sync_bench" and args.database_url:
+            command += ["--database-url", args.database_url]
+        print(f"running {name}…", file=sys.stderr)
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            report[name] = {"error": done.stderr[-2000:]}
+            continue
+        try:
+            report[name] = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            report[name] = {"output": done.stdout[-2000:]}
+        print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(json.dumps(report, indent=2))
+    return 0 if all("error" not in v for v in report.values() if isinstance(v, dict)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
