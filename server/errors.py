@@ -1,18 +1,18 @@
 """Domain errors, mapped once to RFC 9457 problem+json.
 
-    FieldlineError                 (500 unless a subclass says otherwise)
-    ├── BadRequest                 400  malformed or invalid input; names the field
-    ├── Unauthorized               401  no, bad, expired or revoked credentials
-    ├── Forbidden                  403  authenticated, but the role or key scope does not allow it
-    ├── NotFound                   404  unknown id, or out of the caller's scope (never leaks which)
-    ├── Conflict                   409  illegal state transition, duplicate; carries current state
-    ├── Gone                       410  a sync cursor older than the compaction horizon
-    ├── PayloadTooLarge            413
-    ├── UnsupportedMediaType       415
-    ├── UnprocessableEntity        422  well-formed but breaks a domain rule
-    ├── UpgradeRequired            426  the device speaks a protocol version we do not
-    ├── RateLimited                429
-    └── ServiceUnavailable         503  e.g. the database is unreachable or not migrated
+FieldlineError                 (500 unless a subclass says otherwise)
+├── BadRequest                 400  malformed or invalid input; names the field
+├── Unauthorized               401  no, bad, expired or revoked credentials
+├── Forbidden                  403  authenticated, but the role or key scope does not allow it
+├── NotFound                   404  unknown id, or out of the caller's scope (never leaks which)
+├── Conflict                   409  illegal state transition, duplicate; carries current state
+├── Gone                       410  a sync cursor older than the compaction horizon
+├── PayloadTooLarge            413
+├── UnsupportedMediaType       415
+├── UnprocessableEntity        422  well-formed but breaks a domain rule
+├── UpgradeRequired            426  the device speaks a protocol version we do not
+├── RateLimited                429
+└── ServiceUnavailable         503  e.g. the database is unreachable or not migrated
 """
 
 from __future__ import annotations

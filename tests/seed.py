@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -186,7 +186,9 @@ def seed_world(url: str, *, accounts_per_territory: int = 3) -> World:
     return run_db(url, work)
 
 
-def token_for(settings: Settings, user_id: str, *, device_name: str = "test-device") -> tuple[str, str]:
+def token_for(
+    settings: Settings, user_id: str, *, device_name: str = "test-device"
+) -> tuple[str, str]:
     """Register a device for ``user_id`` and mint an access token for it, without going through
     the login endpoint (which has its own tests). Returns (token, device_id)."""
 

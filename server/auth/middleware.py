@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from litestar.datastructures import Headers
-from litestar.middleware import ASGIMiddleware
 from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select, update
 

@@ -49,7 +49,9 @@ async def pending_heads(engine: AsyncEngine) -> set[str]:
     for head in wanted:
         if head in applied:
             continue
-        if any(head in {rev.revision for rev in script.iterate_revisions(a, "base")} for a in applied):
+        if any(
+            head in {rev.revision for rev in script.iterate_revisions(a, "base")} for a in applied
+        ):
             continue
         missing.add(head)
     return missing

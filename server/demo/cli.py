@@ -93,8 +93,6 @@ def _report(out: Console, result: DemoResult, seconds: float) -> None:
             f"{c['opportunities']:,} opportunities, {c['tickets']:,} tickets, "
             f"{c['visits']:,} visits, {c['leads']:,} leads."
         )
-        if result.sync_index is None:
-            out.print("Note: this build has no sync index rebuild (server.sync.index); skipped.")
     else:
         out.print("The database already holds users; the demo data set was not loaded again.")
     if not result.logins:

@@ -11,10 +11,9 @@ transaction: a failed load leaves the database as it was, and ``--if-empty`` can
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +27,7 @@ from server.demo.generator import DemoData, generate
 from server.demo.records import Row
 from server.forecasting.jobs import recompute_all
 from server.org.models import Region
+from server.sync.index import reindex_all
 
 __all__ = [
     "DEFAULT_SEED",
@@ -70,9 +70,6 @@ class DemoResult:
     logins: list[Login] = field(default_factory=list)
     other_reps: dict[str, list[str]] = field(default_factory=dict)
     """Region name → usernames of the reps not in ``logins`` (same demo password)."""
-    sync_index: bool | None = None
-    """True: rebuilt; None: this build has no sync index to rebuild (nothing loaded, or the
-    sync layer does not provide ``reindex_all``)."""
 
 
 def run_demo(
@@ -120,7 +117,7 @@ async def load_demo(
         progress("generating", 0, 1)
         data = generate(seed, scale, now or datetime.now(UTC), hash_password(DEMO_PASSWORD))
         async with sessions() as session:
-            sync_index = await _insert_all(session, data, progress)
+            await _insert_all(session, data, progress)
             await session.commit()
         # Managers should find forecasts on their first visit, not after the nightly run.
         progress("forecasts", 0, 1)
@@ -131,16 +128,13 @@ async def load_demo(
         async with sessions() as session:
             logins, others = await demo_logins(session)
         counts = {name: len(rows) for name, rows in data.tables.items()}
-        return DemoResult(True, counts, logins, others, sync_index)
+        return DemoResult(True, counts, logins, others)
     finally:
         await engine.dispose()
 
 
-async def _insert_all(
-    session: AsyncSession, data: DemoData, progress: ProgressCallback
-) -> bool | None:
-    reindex = _sync_reindexer()
-    total = data.row_count + (1 if reindex else 0)
+async def _insert_all(session: AsyncSession, data: DemoData, progress: ProgressCallback) -> None:
+    total = data.row_count + 1
     done = 0
     connection = await session.connection()
     for name, rows in data.tables.items():
@@ -156,20 +150,10 @@ async def _insert_all(
                 await connection.execute(insert(table), batch)
                 done += len(batch)
                 progress(name, done, total)
-    if reindex is None:
-        return None
+    # Bulk inserts bypass change capture; devices bootstrap from the sync index, so rebuild it.
     progress("sync index", done, total)
-    await reindex(session)
+    await reindex_all(session)
     progress("sync index", total, total)
-    return True
-
-
-def _sync_reindexer() -> Callable[[AsyncSession], Awaitable[Any]] | None:
-    try:
-        from server.sync.index import reindex_all
-    except ImportError:
-        return None
-    return reindex_all
 
 
 async def demo_logins(session: AsyncSession) -> tuple[list[Login], dict[str, list[str]]]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, insert, literal_column, select, tuple_
+from sqlalchemy import Insert, event, insert, literal_column, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
@@ -36,7 +36,7 @@ from server.sync.entities import synced_columns, wire_record
 from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
 
-__all__ = ["install", "origin_device", "upsert_records"]
+__all__ = ["install", "log_insert", "origin_device", "upsert_records"]
 
 _installed = False
 ORIGIN_KEY = "fieldline.origin_device"
@@ -151,11 +151,17 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
         if moved:
             _reannounce_children(session, conn, resolver, entity, obj, log_rows, records, origin)
 
-    stmt = insert(ChangeLog.__table__)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.values(txid=literal_column("pg_current_xact_id()::text::bigint"))
-    conn.execute(stmt, log_rows)
+    conn.execute(log_insert(conn.dialect.name), log_rows)
     upsert_records(conn, records)
+
+
+def log_insert(dialect: str) -> Insert:
+    """The statement every change-log row is written with: on PostgreSQL it also records the
+    writing transaction's id, which the snapshot cursor needs (server/sync/log.py)."""
+    stmt = insert(ChangeLog.__table__)
+    if dialect == "postgresql":
+        stmt = stmt.values(txid=literal_column("pg_current_xact_id()::text::bigint"))
+    return stmt
 
 
 def _row(

@@ -26,6 +26,7 @@ from server.accounts.models import Account
 from server.catalog.models import Price, Product
 from server.db.base import SyncableMixin
 from server.leads.models import Lead
+from server.leads.service import assign_leads
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.settings import Settings
@@ -311,10 +312,6 @@ async def verify(session: AsyncSession, visit: Visit, settings: Settings) -> Non
 async def assign_new_leads(session: AsyncSession, lead_ids: list[str], *, now: datetime) -> None:
     """Leads captured in the field enter assignment like any other; if that fails, the lead
     stays in the queue and the scheduled job retries it (the push itself must not fail)."""
-    try:
-        from server.leads.service import assign_leads
-    except ImportError:
-        return
     try:
         async with session.begin_nested():
             await assign_leads(session, lead_ids, now=now)

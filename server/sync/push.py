@@ -33,19 +33,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth.models import Role
+from server.auth.models import Device, Role
 from server.auth.principal import Principal
 from server.db.base import SyncableMixin
 from server.errors import BadRequest, Forbidden
 from server.metrics import METRICS
 from server.settings import Settings
 from server.sync import domain
-from server.sync.capture import origin_device
+from server.sync.capture import log_insert, origin_device
 from server.sync.clock import server_clock
 from server.sync.coerce import FieldError, from_wire, normalise
 from server.sync.entities import model_for, synced_columns, to_wire
 from server.sync.models import (
-    ChangeLog,
     ConflictRecord,
     DeviceSyncState,
     PushReceipt,
@@ -620,12 +619,7 @@ async def _record(
             # The notice travels in the loser's pull stream, addressed to that device alone.
             notice = {"conflict_id": record.id, "id": conflict["record_id"], **conflict}
             notice.pop("record_id")
-            table = ChangeLog.__table__
-            stmt = insert(table)
-            if session.get_bind().dialect.name == "postgresql":
-                from sqlalchemy import literal_column
-
-                stmt = stmt.values(txid=literal_column("pg_current_xact_id()::text::bigint"))
+            stmt = log_insert(session.get_bind().dialect.name)
             await session.execute(
                 stmt,
                 [
@@ -645,8 +639,6 @@ async def _record(
 
 
 async def _device_users(session: AsyncSession, device_ids: set[str]) -> dict[str, str]:
-    from server.auth.models import Device
-
     if not device_ids:
         return {}
     rows = await session.execute(
