@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -107,7 +107,12 @@ class Decision:
     ties: tuple[str, ...]
     seed: int
     draw: int | None
-    trace: dict[str, Any] = field(default_factory=dict)
+    record: Trace | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def trace(self) -> dict[str, Any]:
+        """The trace as stored and explained, built from the compact record on each call."""
+        return {} if self.record is None else self.record.as_dict(self)
 
 
 # Rule checks: each returns None when the rep passes, or a sentence saying why not. -------------
@@ -201,6 +206,112 @@ def apply_decision(decision: Decision, loads: dict[str, RepLoad]) -> None:
     load.window_count += 1
 
 
+class Trace:
+    """What the engine saw while deciding, kept as tuples and lists on the hot path (a batch of
+    thousands of decisions would otherwise build and hold tens of thousands of small dicts);
+    ``as_dict`` gives the stored shape.
+
+    ``override``: (owner id, failed rule and detail or None) when the account owner was tried.
+    ``in_region``: reps left after the exclusions, None when the override decided. ``counts``:
+    reps passing territory, skills, availability and capacity, None when the lead has no
+    location. ``missed``: per step, the first excluded reps, (rep id, territory polygon, radius,
+    km) for the territory and (rep id, detail) otherwise. ``candidates``: (rep id, km, load
+    ratio, deficit, score) in rep id order."""
+
+    __slots__ = (
+        "candidates",
+        "counts",
+        "in_region",
+        "lead",
+        "missed",
+        "override",
+        "today",
+        "total",
+    )
+
+    def __init__(
+        self,
+        lead: LeadFacts,
+        today: date,
+        override: tuple[str, tuple[str, str] | None] | None,
+        total: int = 0,
+        in_region: int | None = None,
+        counts: tuple[int, int, int, int] | None = None,
+        missed: tuple[list[tuple[Any, ...]], ...] = (),
+        candidates: list[tuple[str, float | None, float, float, float]] | None = None,
+    ) -> None:
+        self.lead = lead
+        self.today = today
+        self.override = override
+        self.total = total
+        self.in_region = in_region
+        self.counts = counts
+        self.missed = missed
+        self.candidates = candidates
+
+    def as_dict(self, decision: Decision) -> dict[str, Any]:
+        lead = self.lead
+        stages: list[dict[str, Any]] = []
+        trace: dict[str, Any] = {
+            "lead": {
+                "location": None if lead.lat is None else [lead.lat, lead.lon],
+                "product_line": lead.product_line,
+                "language": lead.language,
+                "account_owner_id": lead.account_owner_id,
+                "excluded_reps": sorted(lead.exclude),
+            },
+            "today": self.today.isoformat(),
+            "seed": decision.seed,
+            "stages": stages,
+        }
+        if self.override is not None:
+            owner_id, failure = self.override
+            trace["override"] = {
+                "rule": "account_owner",
+                "rep_id": owner_id,
+                "applied": failure is None,
+                "failed": None if failure is None else {"rule": failure[0], "detail": failure[1]},
+            }
+        if self.in_region is not None:
+            stages.append({"rule": "region", "in": self.total, "out": self.in_region})
+            if self.in_region > 0 and self.counts is None:
+                stages.append({"rule": "location", "in": self.in_region, "out": 0})
+        if self.counts is not None:
+            entering = self.in_region
+            for step, (rule, _) in enumerate(_STEPS):
+                if step == 0:
+                    excluded = [
+                        {"rep_id": rep_id, "detail": _territory_detail(poly, radius, km)}
+                        for rep_id, poly, radius, km in self.missed[0]
+                    ]
+                else:
+                    excluded = [
+                        {"rep_id": rep_id, "detail": detail} for rep_id, detail in self.missed[step]
+                    ]
+                out = self.counts[step]
+                stages.append({"rule": rule, "in": entering, "out": out, "excluded": excluded})
+                if out == 0:
+                    break
+                entering = out
+        if self.candidates is not None:
+            ranked = sorted(self.candidates, key=lambda c: -c[4])  # stable: ties stay in id order
+            trace["candidates"] = [
+                {"rep_id": c[0], "distance_km": c[1], "load": c[2], "deficit": c[3], "score": c[4]}
+                for c in ranked[:_TRACE_CANDIDATE_CAP]
+            ]
+            trace["eligible_count"] = len(self.candidates)
+        if decision.winner_id is None:
+            trace["winner_id"] = None
+            trace["reason"] = None if decision.reason is None else decision.reason.value
+        else:
+            trace["ties"] = list(decision.ties)
+            trace["draw"] = decision.draw
+            trace["winner_id"] = decision.winner_id
+            trace["via"] = decision.via
+            trace["reason"] = None
+        return trace
+
+
 class _Entry:
     """A rep prepared for the hot loop: radians, cosines and bounding boxes computed once."""
 
@@ -224,33 +335,48 @@ class _Entry:
         use_radius = rules.territory != "polygon" and rep.has_home
         self.radius = rep.service_radius_km if use_radius else None
 
-    def row(self) -> _Row:
+    def row(self, index: int) -> _Row:
+        rep = self.rep
+        # No polygon: an empty box (lower bound above upper) fails the first comparison.
+        box = self.poly_box or (math.inf, -math.inf, math.inf, -math.inf)
         return (
-            self.rep,
+            rep,
+            rep.id,
+            index,
             self.home_lat,
             self.home_lon,
             self.phi,
             self.cos_phi,
             self.radius,
-            self.poly_box,
+            *box,
             self.poly,
-            {},
+            rep.capacity,
+            rep.daily_quota,
+            rep.weight,
         )
 
 
 _Row = tuple[
     RepProfile,
+    str,
+    int,
     float | None,
     float | None,
     float,
     float,
     float | None,
-    tuple[float, float, float, float] | None,
+    float,
+    float,
+    float,
+    float,
     tuple[tuple[float, float], ...] | None,
-    dict[tuple[str | None, str | None], Any],
+    int,
+    int,
+    float,
 ]
-"""An entry unpacked for the hot loop; the dict caches the skills verdict (None: has them)
-per (product line, language)."""
+"""An entry flattened for the hot loop: rep, id, index, home lat/lon, home latitude in radians
+and its cosine, radius, polygon box (lat min, lat max, lon min, lon max), polygon, capacity,
+daily quota, weight."""
 
 _UNKNOWN = object()
 
@@ -271,19 +397,21 @@ class Engine:
         self.use_index = use_index
         self._cell = cell_deg
         self._entries = [_Entry(r, rules) for r in self.reps.values()]
-        self._rows: dict[str, _Row] = {e.rep.id: e.row() for e in self._entries}
-        self._all_rows = list(self._rows.values())
+        self._all_rows: list[_Row] = [e.row(i) for i, e in enumerate(self._entries)]
         self._grid: dict[tuple[int, int], list[_Row]] = {}
         self._everywhere: list[_Row] = []
         self._merged: dict[tuple[int, int], list[_Row]] = {}
+        # Skills verdicts (None: has them) per (product line, language), by rep index.
+        self._skills: dict[tuple[str | None, str | None], list[Any]] = {}
         self._availability_day: date | None = None
-        self._available: dict[str, bool] = {}
+        self._available: list[bool | None] = []
         if use_index:
             self._build_index()
 
     # Index -----------------------------------------------------------------------------------
     def _build_index(self) -> None:
-        for entry in self._entries:
+        # Entries are in id order, so every bucket is filled in id order.
+        for entry, row in zip(self._entries, self._all_rows, strict=True):
             cells: set[tuple[int, int]] = set()
             if entry.poly_box is not None:
                 lat0, lat1, lon0, lon1 = entry.poly_box
@@ -295,14 +423,15 @@ class Engine:
             if entry.radius is not None:
                 disc = self._disc_cells(entry)
                 if disc is None:
-                    self._everywhere.append(self._rows[entry.rep.id])
+                    self._everywhere.append(row)
                     continue
                 cells.update(disc)
-            row = self._rows[entry.rep.id]
             for cell in cells:
-                self._grid.setdefault(cell, []).append(row)
-        for bucket in self._grid.values():
-            bucket.sort(key=lambda r: r[0].id)
+                bucket = self._grid.get(cell)
+                if bucket is None:
+                    self._grid[cell] = [row]
+                else:
+                    bucket.append(row)
 
     def _key(self, degrees: float) -> int:
         return math.floor(degrees / self._cell)
@@ -343,7 +472,7 @@ class Engine:
             return found or []
         merged = self._merged.get(key)
         if merged is None:
-            merged = sorted([*(found or []), *self._everywhere], key=lambda r: r[0].id)
+            merged = sorted([*(found or []), *self._everywhere], key=lambda r: r[1])
             self._merged[key] = merged
         return merged
 
@@ -352,73 +481,86 @@ class Engine:
         self, lead: LeadFacts, loads: Mapping[str, RepLoad], *, seed: int, today: date
     ) -> Decision:
         rules = self.rules
-        stages: list[dict[str, Any]] = []
-        trace: dict[str, Any] = {
-            "lead": {
-                "location": None if lead.lat is None else [lead.lat, lead.lon],
-                "product_line": lead.product_line,
-                "language": lead.language,
-                "account_owner_id": lead.account_owner_id,
-                "excluded_reps": sorted(lead.exclude),
-            },
-            "today": today.isoformat(),
-            "seed": seed,
-            "stages": stages,
-        }
         empty = RepLoad()
 
+        override: tuple[str, tuple[str, str] | None] | None = None
         if rules.account_owner_override and lead.account_owner_id:
             owner_id = lead.account_owner_id
             owner = self.reps.get(owner_id) or self.owners.get(owner_id)
             failure = self._owner_failure(owner, lead, loads.get(owner_id, empty), today)
-            trace["override"] = {
-                "rule": "account_owner",
-                "rep_id": owner_id,
-                "applied": failure is None,
-                "failed": None if failure is None else {"rule": failure[0], "detail": failure[1]},
-            }
+            override = (owner_id, failure)
             if failure is None:
-                return self._finish(
-                    lead,
-                    trace,
+                record = Trace(lead, today, override)
+                return Decision(
+                    lead.id,
+                    owner_id,
+                    None,
+                    "account_owner",
+                    (owner_id,),
+                    (owner_id,),
                     seed,
-                    winner=owner_id,
-                    via="account_owner",
-                    eligible=(owner_id,),
-                    ties=(owner_id,),
-                    draw=None,
+                    None,
+                    record,
                 )
 
         exclude = lead.exclude
-        in_region = len(self.reps) - sum(1 for rid in exclude if rid in self.reps)
-        stages.append({"rule": "region", "in": len(self.reps), "out": in_region})
+        total = len(self.reps)
+        in_region = total - sum(1 for rid in exclude if rid in self.reps)
         if in_region == 0:
-            return self._unassigned(lead, trace, seed, UnassignedReason.NO_ACTIVE_REP)
+            record = Trace(lead, today, override, total, in_region)
+            return _unassigned(lead, seed, UnassignedReason.NO_ACTIVE_REP, record)
         if lead.lat is None or lead.lon is None:
-            stages.append({"rule": "location", "in": in_region, "out": 0})
-            return self._unassigned(lead, trace, seed, UnassignedReason.NO_LOCATION)
+            record = Trace(lead, today, override, total, in_region)
+            return _unassigned(lead, seed, UnassignedReason.NO_LOCATION, record)
         lat, lon = lead.lat, lead.lon
 
         # One pass over the nearby reps applies territory, skills, availability and capacity
         # in precedence order; a rep stops at the first rule it fails. The great-circle
-        # distance computed for the territory is the one the score uses.
+        # distance computed for the territory is the one the score uses. Everything the loop
+        # touches is a local: attribute and global look-ups would cost as much as the rules.
         phi = math.radians(lat)
         cos_lat = math.cos(phi)
         sin, asin, sqrt, radians = math.sin, math.asin, math.sqrt, math.radians
+        in_polygon = point_in_polygon
         two_r = 2 * EARTH_RADIUS_KM
         inner, outer = 1 + BAND, 1 - BAND  # the cheap verdicts of ``geo.radius_decided``
         language = lead.language.lower() if rules.match_language and lead.language else None
         skill_key = (lead.product_line or None, language)
+        skills = self._skills.get(skill_key)
+        if skills is None:
+            skills = self._skills[skill_key] = [_UNKNOWN] * len(self._all_rows)
         if self._availability_day != today:
             self._availability_day = today
-            self._available = {}
+            self._available = [None] * len(self._all_rows)
         available = self._available
-        counts = [0, 0, 0, 0]  # passed territory, skills, availability, capacity
-        missed: tuple[list[dict[str, Any]], ...] = ([], [], [], [])
-        eligible: list[tuple[RepProfile, float | None, RepLoad]] = []
+        get_load = loads.get
+        passed_territory = passed_skills = passed_availability = 0
+        missed: tuple[list[tuple[Any, ...]], ...] = ([], [], [], [])
+        missed_territory, missed_skills, missed_availability, missed_capacity = missed
+        eligible: list[tuple[str, float | None, RepLoad, int, float]] = []
+        weights: list[float] = []
+        window_sum = 0
         cap = _TRACE_EXCLUDED_CAP
-        for rep, hlat, hlon, hphi, hcos, radius, box, poly, skill_cache in self._nearby(lat, lon):
-            if exclude and rep.id in exclude:
+        territory_cap = _TRACE_TERRITORY_CAP
+        for (
+            rep,
+            rid,
+            index,
+            hlat,
+            hlon,
+            hphi,
+            hcos,
+            radius,
+            lat0,
+            lat1,
+            lon0,
+            lon1,
+            poly,
+            capacity,
+            quota,
+            weight,
+        ) in self._nearby(lat, lon):
+            if exclude and rid in exclude:
                 continue
             km: float | None = None
             if hlat is not None:
@@ -427,12 +569,7 @@ class Engine:
                 h = s_lat * s_lat + hcos * cos_lat * (s_lon * s_lon)
                 km = two_r * asin(sqrt(h) if h < 1.0 else 1.0)
             if not (
-                (
-                    box is not None
-                    and box[0] <= lat <= box[1]
-                    and box[2] <= lon <= box[3]
-                    and point_in_polygon(lat, lon, poly)  # type: ignore[arg-type]
-                )
+                (lat0 <= lat <= lat1 and lon0 <= lon <= lon1 and in_polygon(lat, lon, poly))  # type: ignore[arg-type]
                 or (
                     radius is not None
                     and km is not None
@@ -445,64 +582,85 @@ class Engine:
                     )
                 )
             ):
-                if len(missed[0]) < _TRACE_TERRITORY_CAP:
-                    missed[0].append(
-                        {"rep_id": rep.id, "detail": _territory_detail(poly, radius, km)}
-                    )
+                if len(missed_territory) < territory_cap:
+                    missed_territory.append((rid, poly, radius, km))
                 continue
-            counts[0] += 1
-            lacking = skill_cache.get(skill_key, _UNKNOWN)
+            passed_territory += 1
+            lacking = skills[index]
             if lacking is _UNKNOWN:
-                lacking = skill_cache[skill_key] = skills_failure(rep, lead, rules)
+                lacking = skills[index] = skills_failure(rep, lead, rules)
             if lacking is not None:
-                if len(missed[1]) < cap:
-                    missed[1].append({"rep_id": rep.id, "detail": lacking})
+                if len(missed_skills) < cap:
+                    missed_skills.append((rid, lacking))
                 continue
-            counts[1] += 1
-            free = available.get(rep.id)
+            passed_skills += 1
+            free = available[index]
             if free is None:
-                free = available[rep.id] = availability_failure(rep, today) is None
+                free = available[index] = availability_failure(rep, today) is None
             if not free:
-                if len(missed[2]) < cap:
-                    missed[2].append({"rep_id": rep.id, "detail": availability_failure(rep, today)})
+                if len(missed_availability) < cap:
+                    missed_availability.append((rid, availability_failure(rep, today)))
                 continue
-            counts[2] += 1
-            load = loads.get(rep.id, empty)
-            if load.open_leads >= rep.capacity or load.assigned_today >= rep.daily_quota:
-                if len(missed[3]) < cap:
-                    missed[3].append({"rep_id": rep.id, "detail": capacity_failure(rep, load)})
+            passed_availability += 1
+            load = get_load(rid, empty)
+            if load.open_leads >= capacity or load.assigned_today >= quota:
+                if len(missed_capacity) < cap:
+                    # Worded now: the load changes as the batch goes on.
+                    missed_capacity.append((rid, capacity_failure(rep, load)))
                 continue
-            counts[3] += 1
-            eligible.append((rep, km, load))
+            eligible.append((rid, km, load, capacity, weight))
+            weights.append(weight)
+            window_sum += load.window_count
 
-        entering = in_region
-        for step, (rule, reason) in enumerate(_STEPS):
-            stages.append(
-                {"rule": rule, "in": entering, "out": counts[step], "excluded": missed[step]}
-            )
-            if counts[step] == 0:
-                return self._unassigned(lead, trace, seed, reason)
-            entering = counts[step]
+        counts = (passed_territory, passed_skills, passed_availability, len(eligible))
+        if not eligible:
+            record = Trace(lead, today, override, total, in_region, counts, missed)
+            reason = next(reason for (_, reason), n in zip(_STEPS, counts, strict=True) if n == 0)
+            return _unassigned(lead, seed, reason, record)
 
-        candidates = self._score(eligible)
-        best = max(c["score"] for c in candidates)
+        # The score: ``rules.deficit`` and ``rules.score`` written out (same operations in the
+        # same order, so the same floats).
+        w_fair, w_dist, w_load = rules.weights.fairness, rules.weights.distance, rules.weights.load
+        scale = rules.distance_scale_km
+        weight_sum = total_weight(weights)
+        shared = window_sum + 1
+        digits = _DIGITS
+        candidates: list[tuple[str, float | None, float, float, float]] = []
+        best = -math.inf
+        tied: list[str] = []
+        for rid, km, load, capacity, weight in eligible:
+            if km is None:
+                distance_norm = 1.0
+            else:
+                distance_norm = km / scale
+                if distance_norm > 1.0:
+                    distance_norm = 1.0
+            load_ratio = load.open_leads / capacity if capacity > 0 else 1.0
+            if weight_sum <= 0:
+                owed = float(-load.window_count)
+            else:
+                owed = weight / weight_sum * shared - load.window_count
+            value = round(w_fair * owed - w_dist * distance_norm - w_load * load_ratio, digits)
+            candidates.append((rid, km, load_ratio, owed, value))
+            if value > best:
+                best = value
+                tied = [rid]
+            elif value == best:
+                tied.append(rid)
         # Reps are visited in id order, so eligible ids and ties come out sorted.
-        eligible_ids = tuple(c["rep_id"] for c in candidates)
-        ties = tuple(c["rep_id"] for c in candidates if c["score"] == best)
+        ties = tuple(tied)
         draw = random.Random(seed).randrange(len(ties)) if len(ties) > 1 else None
-        winner = ties[draw or 0]
-        candidates.sort(key=lambda c: -c["score"])  # stable: equal scores stay in id order
-        trace["candidates"] = candidates[:_TRACE_CANDIDATE_CAP]
-        trace["eligible_count"] = len(candidates)
-        return self._finish(
-            lead,
-            trace,
+        record = Trace(lead, today, override, total, in_region, counts, missed, candidates)
+        return Decision(
+            lead.id,
+            ties[draw or 0],
+            None,
+            "score",
+            tuple(c[0] for c in candidates),
+            ties,
             seed,
-            winner=winner,
-            via="score",
-            eligible=eligible_ids,
-            ties=ties,
-            draw=draw,
+            draw,
+            record,
         )
 
     def _owner_failure(
@@ -521,70 +679,16 @@ class Engine:
                 return rule, failure
         return None
 
-    def _score(
-        self, eligible: Sequence[tuple[RepProfile, float | None, RepLoad]]
-    ) -> list[dict[str, Any]]:
-        """Candidates with their score terms. The arithmetic is ``rules.deficit`` and
-        ``rules.score`` written out (same operations in the same order, so the same floats)."""
-        rules = self.rules
-        w_fair, w_dist, w_load = rules.weights.fairness, rules.weights.distance, rules.weights.load
-        scale = rules.distance_scale_km
-        weight_sum = total_weight([rep.weight for rep, _, _ in eligible])
-        window_sum = 0
-        for _, _, load in eligible:
-            window_sum += load.window_count
-        out = []
-        for rep, km, load in eligible:
-            distance_norm = 1.0 if km is None else min(km / scale, 1.0)
-            load_ratio = load.open_leads / rep.capacity if rep.capacity > 0 else 1.0
-            if weight_sum <= 0:
-                owed = float(-load.window_count)
-            else:
-                owed = rep.weight / weight_sum * (window_sum + 1) - load.window_count
-            value = round(w_fair * owed - w_dist * distance_norm - w_load * load_ratio, _DIGITS)
-            out.append(
-                {
-                    "rep_id": rep.id,
-                    "distance_km": km,
-                    "load": load_ratio,
-                    "deficit": owed,
-                    "score": value,
-                }
-            )
-        return out
-
-    def _unassigned(
-        self, lead: LeadFacts, trace: dict[str, Any], seed: int, reason: UnassignedReason
-    ) -> Decision:
-        trace["winner_id"] = None
-        trace["reason"] = reason.value
-        return Decision(lead.id, None, reason, None, (), (), seed, None, trace)
-
-    @staticmethod
-    def _finish(
-        lead: LeadFacts,
-        trace: dict[str, Any],
-        seed: int,
-        *,
-        winner: str,
-        via: Literal["account_owner", "score"],
-        eligible: tuple[str, ...],
-        ties: tuple[str, ...],
-        draw: int | None,
-    ) -> Decision:
-        trace["ties"] = list(ties)
-        trace["draw"] = draw
-        trace["winner_id"] = winner
-        trace["via"] = via
-        trace["reason"] = None
-        return Decision(lead.id, winner, None, via, eligible, ties, seed, draw, trace)
-
     def assign(
         self, lead: LeadFacts, loads: dict[str, RepLoad], *, seed: int, today: date
     ) -> Decision:
         decision = self.decide(lead, loads, seed=seed, today=today)
         apply_decision(decision, loads)
         return decision
+
+
+def _unassigned(lead: LeadFacts, seed: int, reason: UnassignedReason, record: Trace) -> Decision:
+    return Decision(lead.id, None, reason, None, (), (), seed, None, record)
 
 
 def _territory_detail(

@@ -91,7 +91,7 @@ def _outcome(lead: Lead, via: str | None = None, skipped: str | None = None) -> 
 def _trace(
     decision: Decision, active: ActiveRules, kind: str, extra: dict[str, Any]
 ) -> dict[str, Any]:
-    trace = dict(decision.trace)
+    trace = decision.trace  # a fresh dict on every access
     trace["kind"] = kind
     trace["rule_set"] = {"id": active.rule_set_id, "version": active.version}
     if decision.eligible and len(decision.eligible) <= _TRACE_ELIGIBLE_CAP:
