@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.params import Parameter
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.guards import principal_of, requires_role, requires_user
@@ -24,8 +24,9 @@ from server.errors import BadRequest, FieldlineError, UnsupportedMediaType, Upgr
 from server.metrics import METRICS
 from server.sync import pull as pull_service
 from server.sync import push as push_service
+from server.sync import review
 from server.sync.log import compact
-from server.sync.models import ConflictRecord, DeviceSyncState, QuarantinedMutation
+from server.sync.models import DeviceSyncState
 from sync import codec
 from sync.errors import MalformedMessage, ProtocolMismatch, SyncError
 
@@ -156,16 +157,8 @@ class SyncController(Controller):
         db: AsyncSession,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> list[ConflictOut]:
-        principal = principal_of(request)
-        stmt = select(ConflictRecord).order_by(ConflictRecord.id.desc()).limit(limit)
-        if principal.role is Role.MANAGER:
-            stmt = stmt.where(ConflictRecord.region_id == principal.region_id)
-        elif principal.role is Role.REP:
-            stmt = stmt.where(ConflictRecord.loser_user_id == principal.user_id)
-        rows = (await db.execute(stmt)).scalars()
-        return [
-            ConflictOut(**{f: getattr(r, f) for f in ConflictOut.__struct_fields__}) for r in rows
-        ]
+        rows = await review.recent_conflicts(db, principal_of(request), limit)
+        return msgspec.convert(rows, list[ConflictOut], from_attributes=True)
 
     @get(
         "/quarantine",
@@ -178,17 +171,8 @@ class SyncController(Controller):
         db: AsyncSession,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> list[QuarantineOut]:
-        principal = principal_of(request)
-        stmt = select(QuarantinedMutation).order_by(QuarantinedMutation.id.desc()).limit(limit)
-        if principal.role is Role.MANAGER:
-            stmt = stmt.where(QuarantinedMutation.region_id == principal.region_id)
-        elif principal.role is Role.REP:
-            stmt = stmt.where(QuarantinedMutation.user_id == principal.user_id)
-        rows = (await db.execute(stmt)).scalars()
-        return [
-            QuarantineOut(**{f: getattr(r, f) for f in QuarantineOut.__struct_fields__})
-            for r in rows
-        ]
+        rows = await review.recent_rejections(db, principal_of(request), limit)
+        return msgspec.convert(rows, list[QuarantineOut], from_attributes=True)
 
     @post("/compact", guards=[requires_role(Role.ADMIN)], summary="Compact the change log")
     async def compact(self, data: CompactIn, db: AsyncSession, state: State) -> CompactOut:

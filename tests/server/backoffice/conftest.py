@@ -3,7 +3,6 @@ change capture logs them as it does in production), and a real HTTP receiver for
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from server.auth.tokens import digest, new_api_key
 from server.orders.models import Order, OrderLine
 from server.settings import Settings
 from tests.conftest import make_settings as base_settings
+from tests.live import free_port
 from tests.seed import World, run_db
 from tests.stores import Store
 
@@ -115,13 +115,6 @@ def submitted_order(url: str, world: World, **kwargs: Any) -> str:
     order_id = create_order(url, world, **kwargs)
     submit_order(url, order_id)
     return order_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

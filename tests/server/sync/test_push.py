@@ -172,3 +172,37 @@ def test_an_oversize_push_body_is_413_and_changes_nothing(
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("application/problem+json")
     assert _count(store.url, ChangeLog) == before
+
+
+def test_managers_see_their_region_s_refused_mutations_and_reps_their_own(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    rep.push(rep.upsert("product", world.products[0], {"name": "Cheaper"}))
+    manager, other_region = device_for("mgr_north"), device_for("mgr_south")
+    north = manager.client.get("/api/v1/sync/quarantine", headers=manager.headers).json()
+    south = other_region.client.get("/api/v1/sync/quarantine", headers=other_region.headers)
+    own = rep.client.get("/api/v1/sync/quarantine", headers=rep.headers).json()
+    assert [(q["entity"], q["reason"]) for q in north] == [("product", "read_only")]
+    assert south.json() == []
+    assert [q["record_id"] for q in own] == [world.products[0]]
+
+
+def test_the_losing_device_s_user_lists_the_conflict(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    account_id = world.accounts["N1"][0]
+    offline = rep.upsert("account", account_id, {"phone": "rep's"}, base_version=1)
+
+    async def manager_edit(session: AsyncSession) -> None:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        account.phone = "manager's"
+
+    run_db(store.url, manager_edit)
+    rep.push(offline)
+    listed = rep.client.get("/api/v1/sync/conflicts", headers=rep.headers).json()
+    assert [(c["field"], c["kept"], c["discarded"]) for c in listed] == [
+        ("phone", "manager's", "rep's")
+    ]
