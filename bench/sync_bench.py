@@ -6,8 +6,9 @@ Figures (JSON on stdout):
   push_ingest      10 devices pushing batches of 500 field changes (100 new contacts × 5
                    fields) at once: field changes per second, median batch latency
   bootstrap_pull   a new device pulling a 50,000-record scope (MessagePack, gzip): records/s
-  many_devices     100 already-bootstrapped devices each pushing 20 changes then pulling what
-                   changed, all at once: p50, p99, errors
+  many_devices     100 reps, each with one already-bootstrapped tablet and a territory of
+                   their own, pushing 20 changes then pulling what changed, all released at
+                   once: p50, p99, errors
   server_peak_rss  the server process's peak resident memory over the whole run
   floor            raw sqlite3 executemany of the same contact rows into an empty table, and
                    the ratio of push ingest to it
@@ -21,6 +22,7 @@ import json
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,9 +33,11 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.server_process import ServerProcess
-from server.accounts.models import Contact
+from server.accounts.models import Account, Contact
+from server.auth.models import Role, User
 from server.db.base import utcnow
 from server.db.migrate import upgrade
+from server.org.models import Territory
 from server.settings import Settings
 from server.sync.index import reindex_all
 from sync import clock, codec
@@ -208,35 +212,77 @@ def bench_bootstrap(url: str, server: ServerProcess, world: World, records: int)
     }
 
 
+def _field_team(url: str, world: World, count: int) -> list[tuple[str, str]]:
+    """``count`` reps, each with a territory of their own holding one account: (user id,
+    account id) per rep. The seeded world's four reps are too few for a crowd."""
+
+    async def work(session: AsyncSession) -> list[tuple[str, str]]:
+        team = []
+        for n in range(count):
+            region = world.regions["NORTH" if n % 2 else "SOUTH"]
+            territory = Territory(region_id=region, code=f"B{n:03d}", name=f"Bench {n}")
+            session.add(territory)
+            await session.flush()
+            rep = User(
+                username=f"bench_rep_{n}",
+                full_name=f"Bench Rep {n}",
+                password_hash="not-used",
+                role=Role.REP,
+                region_id=region,
+                territory_id=territory.id,
+            )
+            session.add(rep)
+            await session.flush()
+            account = Account(name=f"Bench Customer {n}", territory_id=territory.id)
+            session.add(account)
+            await session.flush()
+            team.append((rep.id, account.id))
+        return team
+
+    return run_db(url, work)
+
+
 def bench_many(url: str, server: ServerProcess, world: World, count: int) -> dict[str, Any]:
-    account = world.accounts["S1"][0]
-    devices = _devices(url, server.url, world, "rep_s1", count, account)
+    settings = Settings(env="test", database_url=url, secret_key=SECRET)
+    devices = []
+    for n, (rep_id, account_id) in enumerate(_field_team(url, world, count)):
+        token, device_id = token_for(settings, rep_id, device_name=f"crowd-{n}")
+        devices.append(BenchDevice(server.url, token, device_id, account_id))
     for device in devices:  # each tablet has synced before; the timed sync is incremental
         device.pull_all(limit=5000)
     prepared = [d.contacts(20) for d in devices]
     latencies: list[float] = []
     errors: list[str] = []
+    pulled: list[int] = []
+    start_all = threading.Barrier(count)
 
     def run(index: int) -> None:
         device = devices[index]
+        start_all.wait()
         start = time.perf_counter()
         try:
             device.push(prepared[index])
-            device.pull_all(limit=1000, resume=True)
+            records, _ = device.pull_all(limit=1000, resume=True)
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}"[:200])
             return
         latencies.append(time.perf_counter() - start)
+        pulled.append(records)
 
+    started = time.perf_counter()
     with ThreadPoolExecutor(count) as pool:
         list(pool.map(run, range(count)))
+    elapsed = time.perf_counter() - started
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None
     return {
         "devices": count,
+        "reps": count,
         "changes_each": 20,
+        "records_pulled_median": statistics.median(pulled) if pulled else None,
         "p50_s": round(statistics.median(latencies), 3) if latencies else None,
         "p99_s": round(p99, 3) if p99 is not None else None,
+        "burst_s": round(elapsed, 3),
         "errors": len(errors),
         "first_error": errors[0] if errors else None,
     }

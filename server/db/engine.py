@@ -1,7 +1,8 @@
 """Engine and session factory for both stores.
 
-SQLite: WAL so readers never block the writer, foreign keys on, a busy timeout so concurrent
-writers queue instead of failing, and an explicit BEGIN (pysqlite's implicit transactions would
+SQLite: WAL so readers never block the writer, foreign keys on, writers queued in the event
+loop (server/db/gate.py) with a busy timeout behind it for other processes, and an explicit
+BEGIN (pysqlite's implicit transactions would
 otherwise start late and defer locking). PostgreSQL: asyncpg with a modest pool.
 """
 
@@ -19,7 +20,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from server.db.gate import WriterGate
+
 __all__ = ["create_engine", "create_sessionmaker"]
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 def _json_dumps(value: Any) -> str:
@@ -46,7 +51,7 @@ def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> A
         # devices should queue on the database lock, not on the pool.
         kwargs.update(pool_size=20, max_overflow=60)
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -63,16 +68,24 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    gate = WriterGate(timeout_s=SQLITE_BUSY_TIMEOUT_S)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front (BEGIN IMMEDIATE) so two transactions that both read
         # then write cannot deadlock on a lock upgrade; readers keep a cheap deferred BEGIN.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode == "IMMEDIATE":
+            gate.enter(conn.info)
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @event.listens_for(sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        gate.leave(record.info)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

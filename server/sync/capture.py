@@ -36,7 +36,14 @@ from server.sync.entities import synced_columns, wire_record
 from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
 
-__all__ = ["install", "log_insert", "origin_device", "upsert_records"]
+__all__ = [
+    "capture_created",
+    "install",
+    "log_insert",
+    "origin_device",
+    "upsert_records",
+    "write_changes",
+]
 
 _installed = False
 ORIGIN_KEY = "fieldline.origin_device"
@@ -124,11 +131,32 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
         entity = type(obj).__sync_entity__
         if get_history(obj, "version").has_changes():
             changed.append((obj, entity, False))
+    write_changes(session, changed)
+
+
+def capture_created(
+    session: Session, objects: list[SyncableMixin], loaded: list[SyncableMixin]
+) -> None:
+    """Change rows for records the caller inserted itself with Core statements (the push path's
+    new records, server/sync/push.py), exactly as a flush would have written them. Parents among
+    ``objects`` and ``loaded`` (records the caller already holds) are found without a query."""
+    resolver = ScopeResolver(session)
+    for obj in (*loaded, *objects):
+        resolver.preloaded[(type(obj), obj.id)] = obj
+    write_changes(session, [(obj, type(obj).__sync_entity__, True) for obj in objects], resolver)
+
+
+def write_changes(
+    session: Session,
+    changed: list[tuple[SyncableMixin, str, bool]],
+    resolver: ScopeResolver | None = None,
+) -> None:
+    """Change-log rows and ``sync_records`` state for ``changed`` records, (object, entity, is
+    new), on the session's connection."""
     if not changed:
         return
-
     conn = session.connection()
-    resolver = ScopeResolver(session)
+    resolver = resolver or ScopeResolver(session)
     stored = _stored_keys(conn, [(entity, obj.id) for obj, entity, is_new in changed if not is_new])
     origin = session.info.get(ORIGIN_KEY)
     log_rows: list[dict[str, Any]] = []

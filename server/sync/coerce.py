@@ -15,7 +15,7 @@ from sqlalchemy.types import TypeDecorator
 
 from server.sync.entities import model_for, to_wire
 
-__all__ = ["FieldError", "from_wire", "normalise"]
+__all__ = ["FieldError", "coerce", "from_wire", "normalise"]
 
 
 class FieldError(ValueError):
@@ -49,6 +49,10 @@ def _columns(entity: str) -> dict[str, _Column]:
     return found
 
 
+_PLAIN = frozenset({str, int, float, bool})
+"""Types a wire value can already have exactly (a float may still be NaN)."""
+
+
 def from_wire(entity: str, field: str, value: Any) -> Any:
     """The Python value for column ``field`` (raises FieldError naming the field)."""
     column = _columns(entity).get(field)
@@ -60,6 +64,13 @@ def from_wire(entity: str, field: str, value: Any) -> Any:
         return None
     target = column.python_type
     if target is object or target in (dict, list):
+        return value
+    if type(value) is target and target in _PLAIN:
+        # Already the column's type: only the length is left to check.
+        if column.max_length is not None and target is str and len(value) > column.max_length:
+            raise FieldError(field, f"{field} is longer than {column.max_length} characters")
+        if target is float and value != value:  # NaN
+            raise FieldError(field, f"{field} must be a number")
         return value
     try:
         converted = msgspec.convert(value, target, strict=False)
@@ -81,4 +92,14 @@ def from_wire(entity: str, field: str, value: Any) -> Any:
 
 def normalise(entity: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Canonical wire values of pushed fields (type-checked)."""
-    return {name: to_wire(from_wire(entity, name, value)) for name, value in fields.items()}
+    return coerce(entity, fields)[0]
+
+
+def coerce(entity: str, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pushed fields as (canonical wire values, Python column values), converted once."""
+    wire: dict[str, Any] = {}
+    python: dict[str, Any] = {}
+    for name, value in fields.items():
+        python[name] = converted = from_wire(entity, name, value)
+        wire[name] = to_wire(converted)
+    return wire, python

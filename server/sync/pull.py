@@ -10,10 +10,11 @@ version is not older than theirs, so the replay never regresses a row).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Text, and_, cast, select, tuple_
+from sqlalchemy import Text, cast, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.principal import Principal
@@ -31,7 +32,7 @@ from server.sync.log import (
     read_log_rows,
 )
 from server.sync.models import ChangeLog, SyncRecord
-from server.sync.scope import scope_filter, scope_key
+from server.sync.scope import scope_branches, scope_filter, scope_key
 from sync.checksum import record_term
 from sync.messages import Change, ConflictNotice, Eviction, PullItem, PullPage, ScopeChecksum
 
@@ -95,36 +96,43 @@ async def _snapshot_page(
     raw_json: bool,
 ) -> PullPage:
     table = SyncRecord.__table__
-    conditions = [
-        table.c.deleted.is_(False),
-        scope_filter(principal, table.c, None),
-    ]
+    conditions = [table.c.deleted.is_(False)]
     if position.e is not None:
         conditions.append(table.c.entity == position.e)
     if position.b:
         conditions.append(tuple_(table.c.entity, table.c.record_id) > tuple(position.b))
-    result = (
-        await session.execute(
-            select(
-                table.c.entity,
-                table.c.record_id,
-                table.c.version,
-                cast(table.c.data, Text).label("data") if raw_json else table.c.data,
-            )
-            .where(and_(*conditions))
-            .order_by(table.c.entity, table.c.record_id)
-            .limit(limit + 1)
-        )
-    ).all()
-    page = result[:limit]
-    wrap = msgspec.Raw if raw_json else _same
-    items: list[PullItem] = [
-        Change(entity=entity, id=record_id, op="upsert", version=version, fields=wrap(data))
-        for entity, record_id, version, data in page
+    columns = (
+        table.c.entity,
+        table.c.record_id,
+        table.c.version,
+        # Bodies come back as stored text: passed through as they are for a JSON page, decoded
+        # in one call per page otherwise (instead of one JSON column conversion per row).
+        cast(table.c.data, Text).label("data"),
+    )
+    # One ordered stream per scope branch, merged by the database: each branch walks its own
+    # index in (entity, record_id) order, so a page costs its own rows, where a single OR query
+    # must collect and sort the whole rest of the scope for every page.
+    arms = [
+        select(*columns).where(branch, *conditions) for branch in scope_branches(principal, table.c)
     ]
-    if len(result) > limit:
-        last = page[-1]
-        next_position = msgspec.structs.replace(position, b=[last.entity, last.record_id])
+    query = union_all(*arms) if len(arms) > 1 else arms[0]
+    ordered = query.order_by(query.selected_columns.entity, query.selected_columns.record_id)
+    connection = await session.connection()
+    rows = (await connection.execute(ordered.limit(limit + 1))).tuples().all()
+    page = _distinct_records(rows)[:limit]
+    bodies: list[Any] = (
+        [msgspec.Raw(data) for *_, data in page]
+        if raw_json
+        else _bodies.decode("[" + ",".join([data for *_, data in page]) + "]")
+    )
+    items: list[PullItem] = [
+        Change(entity=entity, id=record_id, op="upsert", version=version, fields=body)
+        for (entity, record_id, version, _), body in zip(page, bodies, strict=True)
+    ]
+    if len(rows) > limit:
+        # The page ends at its last record; copies of it beyond the limit are skipped next time.
+        last_entity, last_id, *_ = page[-1]
+        next_position = msgspec.structs.replace(position, b=[last_entity, last_id])
         more = True
     else:
         # Snapshot done: continue from the log position taken before it began. A one-entity
@@ -143,8 +151,22 @@ async def _snapshot_page(
     )
 
 
-def _same(value: Any) -> Any:
-    return value
+_bodies = msgspec.json.Decoder(list[dict[str, Any]])
+
+_Record = tuple[str, str, int, str]
+
+
+def _distinct_records(rows: Sequence[_Record]) -> list[_Record]:
+    """Drop the second copy of a record that more than one scope branch matched (copies are
+    adjacent: the merge is ordered by the record's key)."""
+    out: list[_Record] = []
+    last: tuple[str, str] | None = None
+    for row in rows:
+        key = (row[0], row[1])
+        if key != last:
+            out.append(row)
+            last = key
+    return out
 
 
 def _item(row: LogRow) -> PullItem:

@@ -25,24 +25,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import insert, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.models import Device, Role
 from server.auth.principal import Principal
-from server.db.base import SyncableMixin
+from server.db.base import Base, SyncableMixin
 from server.errors import BadRequest, Forbidden
 from server.metrics import METRICS
 from server.settings import Settings
 from server.sync import domain
-from server.sync.capture import log_insert, origin_device
+from server.sync.capture import capture_created, log_insert, origin_device
 from server.sync.clock import server_clock
-from server.sync.coerce import FieldError, from_wire, normalise
+from server.sync.coerce import FieldError, coerce, from_wire
 from server.sync.entities import model_for, synced_columns, to_wire
 from server.sync.models import (
     ConflictRecord,
@@ -192,6 +193,7 @@ async def _push(
     ]
     batch = await _prefetch(session, [m for g in pending for m in g])
     processed: list[tuple[list[Mutation], _TxOutcome]] = []
+    created: list[SyncableMixin] = []
     for group in groups:
         if all(m.seq in receipts for m in group):
             for m in group:
@@ -204,13 +206,19 @@ async def _push(
             for m in group:
                 answers[m.seq] = Applied(seq=m.seq, entity=m.entity, id=m.id, version=0)
             continue
-        outcome = await _apply_group(session, principal, group, settings, now, batch, careful)
+        outcome = await _apply_group(
+            session, principal, group, settings, now, batch, careful, created
+        )
         for m, result in zip(group, outcome.results, strict=True):
             answers[m.seq] = result
         new_leads.extend(outcome.new_leads)
         processed.append((group, outcome))
         state.rejected += sum(isinstance(r, Rejected) for r in outcome.results)
 
+    if not careful and processed:
+        # The fast pass flushes once, below: observing the batch's latest stamp here puts every
+        # stamp the server makes from now on after the device's writes.
+        _observe_latest([m for group, _ in processed for m in group], settings)
     state.last_seq = max(state.last_seq, *seqs) if seqs else state.last_seq
     state.last_push_at = now
     if request.pending is not None:
@@ -218,6 +226,7 @@ async def _push(
     state.oldest_pending_at = _parse_time(request.oldest_pending_at) if state.pending else None
     if not careful:
         try:
+            await _insert_created(session, created, batch, now)
             await session.flush()
         except IntegrityError as exc:
             logger.info(
@@ -239,6 +248,69 @@ async def _push(
         results=[answers[m.seq] for m in request.mutations], server_hlc=server_clock.now()
     )
 
+
+async def _insert_created(
+    session: AsyncSession, created: list[SyncableMixin], known: Known, now: datetime
+) -> None:
+    """Write the batch's new records with one Core statement per table, parents first, and
+    their change rows through the same capture code a flush uses. A new record costs a fraction
+    of what the unit of work spends on it, and most of what devices push is new (visits, notes,
+    orders and their lines, comments). Runs before the flush of updated records, which may
+    refer to these."""
+    if not created:
+        return
+    by_table: dict[Any, list[dict[str, Any]]] = {}
+    for obj in created:
+        obj.created_at = obj.updated_at = now
+        by_table.setdefault(type(obj).__table__, []).append(_column_values(obj))
+    for table in _tables_parents_first():
+        rows = by_table.get(table)
+        if rows:
+            await session.execute(insert(table), rows)
+    await session.run_sync(capture_created, created, [o for o in known.values() if o is not None])
+
+
+@cache
+def _tables_parents_first() -> tuple[Any, ...]:
+    return tuple(Base.metadata.sorted_tables)
+
+
+def _column_values(obj: SyncableMixin) -> dict[str, Any]:
+    """Every column of a new record, with the column defaults a flush would apply, also set on
+    the object (the change row is built from it)."""
+    values: dict[str, Any] = {}
+    state = obj.__dict__
+    for key, column in _columns_of(type(obj)):
+        if key in state:
+            values[column] = state[key]
+            continue
+        default = _DEFAULTS[(type(obj), key)]
+        value = default() if callable(default) else default
+        setattr(obj, key, value)
+        values[column] = value
+    return values
+
+
+_DEFAULTS: dict[tuple[type[Any], str], Any] = {}
+
+
+@cache
+def _columns_of(model: type[SyncableMixin]) -> tuple[tuple[str, str], ...]:
+    found = []
+    for attr in inspect(model).column_attrs:
+        column = attr.columns[0]
+        default = column.default
+        if default is None:
+            _DEFAULTS[(model, attr.key)] = None
+        elif default.is_callable:
+            _DEFAULTS[(model, attr.key)] = lambda fn=default.arg: fn(None)
+        else:
+            _DEFAULTS[(model, attr.key)] = default.arg
+        found.append((attr.key, column.key))
+    return tuple(found)
+
+
+_NOTHING = object()
 
 _PARENT_FIELDS = {
     "account_id": "account",
@@ -298,7 +370,10 @@ async def _apply_group(
     now: datetime,
     batch: dict[tuple[str, str], SyncableMixin | None],
     careful: bool,
+    created: list[SyncableMixin],
 ) -> _TxOutcome:
+    """``created``: the fast pass collects new records here instead of adding them to the
+    session; ``_insert_created`` writes them."""
     outcome = _TxOutcome()
     savepoint = await session.begin_nested() if careful else None
     try:
@@ -307,7 +382,15 @@ async def _apply_group(
         status_before_tx: dict[str, str] = {}
         for mutation in group:
             result, obj, resolution = await _apply_one(
-                session, principal, mutation, settings, now, touched, batch, status_before_tx
+                session,
+                principal,
+                mutation,
+                settings,
+                now,
+                touched,
+                batch,
+                status_before_tx,
+                created if savepoint is None else None,
             )
             outcome.results.append(result)
             if obj is not None:
@@ -319,6 +402,8 @@ async def _apply_group(
                     outcome.conflicts.extend(_conflicts(mutation, resolution, obj))
                 if mutation.entity == "lead" and resolution is not None and resolution.create:
                     outcome.new_leads.append(obj.id)
+        if careful:
+            _observe_latest(group, settings)  # before this transaction's flush stamps anything
         try:
             await domain.after_transaction(session, touched, claims, settings, now, batch)
         except domain.DomainRejection as exc:
@@ -421,6 +506,7 @@ async def _apply_one(
     touched: list[SyncableMixin],
     batch: dict[tuple[str, str], SyncableMixin | None],
     status_before_tx: dict[str, str],
+    created: list[SyncableMixin] | None,
 ) -> tuple[Result, SyncableMixin | None, Resolution | None]:
     entity = mutation.entity
     model = model_for(entity)
@@ -432,9 +518,10 @@ async def _apply_one(
         )
     mutation = _bounded(mutation, principal, settings)
 
+    pushed: dict[str, Any] = {}
     if isinstance(mutation, Upsert):
         try:
-            fields = normalise(entity, mutation.fields)
+            fields, pushed = coerce(entity, mutation.fields)
         except FieldError as exc:
             raise _TxRefused(mutation, "validation", exc.detail, field=exc.field) from exc
         mutation = msgspec.structs.replace(mutation, fields=fields)
@@ -475,18 +562,24 @@ async def _apply_one(
         )
 
     if obj is None:
-        obj = model(id=mutation.id)
+        # A bare instance, as the ORM makes when it loads a row: the constructor's bookkeeping
+        # is not needed (column defaults are applied when the record is written).
+        obj = model.__mapper__.class_manager.new_instance()
+        obj.id = mutation.id
         for name, value in resolution.write.items():
-            setattr(obj, name, _python(entity, name, value, mutation))
+            setattr(obj, name, _python(entity, name, value, mutation, pushed))
         defaults = await creation_defaults(session, principal, entity, obj, batch)
         for name, value in defaults.items():
             setattr(obj, name, value)
         if not await writable(session, principal, entity, obj, batch):
             raise _TxRefused(mutation, "out_of_scope", f"you may not create this {entity} here")
-        session.add(obj)
+        if created is None:
+            session.add(obj)
+        else:
+            created.append(obj)
     else:
         for name, value in resolution.write.items():
-            setattr(obj, name, _python(entity, name, value, mutation))
+            setattr(obj, name, _python(entity, name, value, mutation, pushed))
     clocks = dict(resolution.clocks)
     if resolution.delete:
         obj.deleted_at = now
@@ -509,7 +602,11 @@ async def _apply_one(
     return result, obj, resolution
 
 
-def _python(entity: str, name: str, value: Any, mutation: Mutation) -> Any:
+def _python(entity: str, name: str, value: Any, mutation: Mutation, pushed: dict[str, Any]) -> Any:
+    """The column value for a resolved wire value: the pushed one, already converted, when the
+    device's value won."""
+    if isinstance(mutation, Upsert) and mutation.fields.get(name, _NOTHING) is value:
+        return pushed[name]
     try:
         return from_wire(entity, name, value)
     except FieldError as exc:
@@ -518,7 +615,7 @@ def _python(entity: str, name: str, value: Any, mutation: Mutation) -> Any:
 
 def _bounded(mutation: Mutation, principal: Principal, settings: Settings) -> Mutation:
     """Check the stamp and clamp it to the server's bound on the future (docs/sync.md, "Clock
-    skew"); merge the result into the server's clock so its later stamps order after it."""
+    skew")."""
     try:
         stamp = clock.Hlc.parse(mutation.hlc)
     except ValueError as exc:
@@ -530,10 +627,22 @@ def _bounded(mutation: Mutation, principal: Principal, settings: Settings) -> Mu
     bounded, clamped = clock.bound(
         stamp, wall_ms=clock.wall_now_ms(), max_future_ms=settings.max_future_skew_s * 1000
     )
-    if clamped:
-        logger.info("clamped a future clock stamp from device %s", principal.device_id)
-    server_clock.observe(bounded.encode())
+    if not clamped:
+        return mutation  # the clock observes the transaction's latest stamp (_apply_group)
+    logger.info("clamped a future clock stamp from device %s", principal.device_id)
     return msgspec.structs.replace(mutation, hlc=bounded.encode())
+
+
+def _observe_latest(group: list[Mutation], settings: Settings) -> None:
+    """Merge the transaction's latest (bounded) stamp into the server's clock, so stamps the
+    server makes from here on order after the device's writes. Stamps of one device compare as
+    text (sync/clock.py, "Encoding")."""
+    latest, _ = clock.bound(
+        clock.Hlc.parse(max(m.hlc for m in group)),
+        wall_ms=clock.wall_now_ms(),
+        max_future_ms=settings.max_future_skew_s * 1000,
+    )
+    server_clock.observe(latest.encode())
 
 
 def _conflicts(

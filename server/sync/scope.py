@@ -44,6 +44,7 @@ __all__ = [
     "SCOPE_CHILDREN",
     "ScopeKeys",
     "ScopeResolver",
+    "scope_branches",
     "scope_filter",
     "scope_key",
 ]
@@ -180,23 +181,29 @@ def scope_key(principal: Principal) -> str:
     return f"{principal.role}:{principal.territory_id or '-'}:{principal.region_id or '-'}"
 
 
-def scope_filter(principal: Principal, columns: Any, device_id: str | None) -> ColumnElement[bool]:
-    """A predicate over a table with territory_id/user_id/region_id/public (and, for the change
-    log, device_id) columns, selecting what ``principal`` may receive."""
+def scope_branches(principal: Principal, columns: Any) -> list[ColumnElement[bool]]:
+    """The caller's scope over territory_id/user_id/region_id/public columns, as disjuncts that
+    each match one index (a bootstrap reads them as separately ordered streams, server/sync/
+    pull.py). A record may satisfy more than one."""
     role = principal.role
-    device_col = getattr(columns, "device_id", None)
     if role is Role.ADMIN:
-        shared: ColumnElement[bool] = true()
-    elif role is Role.MANAGER:
-        shared = or_(columns.public.is_(True), columns.region_id == principal.region_id)
-    elif role is Role.REP:
-        shared = or_(
+        return [true()]
+    if role is Role.MANAGER:
+        return [columns.public.is_(True), columns.region_id == principal.region_id]
+    if role is Role.REP:
+        return [
             columns.public.is_(True),
             and_(columns.territory_id.is_not(None), columns.territory_id == principal.territory_id),
             columns.user_id == principal.user_id,
-        )
-    else:
-        shared = false()
+        ]
+    return [false()]
+
+
+def scope_filter(principal: Principal, columns: Any, device_id: str | None) -> ColumnElement[bool]:
+    """A predicate over a table with territory_id/user_id/region_id/public (and, for the change
+    log, device_id) columns, selecting what ``principal`` may receive."""
+    shared = or_(*scope_branches(principal, columns))
+    device_col = getattr(columns, "device_id", None)
     if device_col is None:
         return shared
     return or_(and_(device_col.is_(None), shared), device_col == device_id)
