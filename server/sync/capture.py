@@ -23,6 +23,7 @@ On PostgreSQL every row also records ``pg_current_xact_id()`` for the snapshot c
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Insert, event, insert, literal_column, select, tuple_
@@ -295,11 +296,15 @@ def upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
         latest[(record["entity"], record["record_id"])] = record
-    rows = list(latest.values())
+    conn.execute(_upsert_statement(conn.dialect.name), list(latest.values()))
+
+
+@cache
+def _upsert_statement(dialect_name: str) -> Any:
     table = SyncRecord.__table__
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(table)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[table.c.entity, table.c.record_id],
         set_={
             name: stmt.excluded[name]
@@ -314,4 +319,3 @@ def upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
             )
         },
     )
-    conn.execute(stmt, rows)

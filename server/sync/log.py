@@ -28,12 +28,12 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, delete, func, select, text, true
+from sqlalchemy import ColumnElement, and_, delete, func, select, text, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import BadRequest, Gone
@@ -174,9 +174,14 @@ async def read_log_rows(
     *,
     limit: int,
     where: ColumnElement[bool] | None = None,
+    branches: list[ColumnElement[bool]] | None = None,
 ) -> tuple[list[LogRow], Cursor, bool]:
-    """Rows after ``cursor`` matching ``where``, in commit order, at most ``limit``; the cursor
-    to continue from; whether more rows are already available."""
+    """Rows after ``cursor`` matching ``where`` (and any one of ``branches``), in commit order,
+    at most ``limit``; the cursor to continue from; whether more rows are already available.
+
+    ``branches`` are read as one ordered stream each, merged by the database (a device's scope:
+    each branch walks its own ``(key, seq)`` index), so a pull costs the rows in its scope, not
+    every row written since its cursor."""
     table = ChangeLog.__table__
     condition = where if where is not None else true()
     columns = [
@@ -192,16 +197,11 @@ async def read_log_rows(
         table.c.origin_device_id,
     ]
     if _is_pg(session):
-        return await _read_pg(session, cursor, columns, condition, limit)
-    stmt = (
-        select(*columns)
-        .where(table.c.seq > cursor.q, condition)
-        .order_by(table.c.seq)
-        .limit(limit + 1)
-    )
-    result = (await session.execute(stmt)).all()
-    rows = [_row(r) for r in result[:limit]]
-    more = len(result) > limit
+        return await _read_pg(session, cursor, columns, condition, branches, limit)
+    stmt = _ordered(columns, [table.c.seq > cursor.q, condition], branches, limit + 1)
+    raw = (await session.execute(stmt)).all()
+    rows = [_row(r) for r in _distinct_seq(raw)[:limit]]
+    more = len(raw) > limit
     last = rows[-1].seq if rows else cursor.q
     next_t = int(rows[-1].at.timestamp() * 1000) if more else _now_ms()
     return rows, msgspec.structs.replace(cursor, q=last, t=max(cursor.t, next_t)), more
@@ -212,6 +212,7 @@ async def _read_pg(
     cursor: Cursor,
     columns: list[Any],
     condition: ColumnElement[bool],
+    branches: list[ColumnElement[bool]] | None,
     limit: int,
 ) -> tuple[list[LogRow], Cursor, bool]:
     table = ChangeLog.__table__
@@ -222,15 +223,10 @@ async def _read_pg(
         hi = cursor.hi or await _snapshot(session)
         window = _PG_WINDOW.bindparams(xmin=_xmin(lo), xmax=_xmax(hi), lo=lo, hi=hi)
         want = limit - len(rows)
-        stmt = (
-            select(*columns)
-            .where(window, table.c.seq > cursor.q, condition)
-            .order_by(table.c.seq)
-            .limit(want + 1)
-        )
-        result = (await session.execute(stmt)).all()
-        rows.extend(_row(r) for r in result[:want])
-        if len(result) > want:
+        stmt = _ordered(columns, [window, table.c.seq > cursor.q, condition], branches, want + 1)
+        raw = (await session.execute(stmt)).all()
+        rows.extend(_row(r) for r in _distinct_seq(raw)[:want])
+        if len(raw) > want:
             return rows, msgspec.structs.replace(cursor, lo=lo, hi=hi, q=rows[-1].seq), True
         # Window finished: the next read starts after ``hi``.
         cursor = msgspec.structs.replace(cursor, lo=hi, hi=None, q=0, t=_now_ms())
@@ -238,6 +234,34 @@ async def _read_pg(
             return rows, cursor, len(rows) >= limit and opened_earlier
         # That window was opened by an earlier request, so changes committed since may already
         # wait in the next one: read on rather than report "caught up" too early.
+
+
+def _ordered(
+    columns: list[Any],
+    conditions: list[ColumnElement[bool]],
+    branches: list[ColumnElement[bool]] | None,
+    limit: int,
+) -> Any:
+    """Rows matching ``conditions`` (and one of ``branches``) in seq order, at most ``limit``
+    (counting a row once per branch it matches: see ``_distinct_seq``)."""
+    if not branches:
+        stmt = select(*columns).where(*conditions)
+        return stmt.order_by(stmt.selected_columns.seq).limit(limit)
+    arms = [select(*columns).where(*conditions, branch) for branch in branches]
+    merged = union_all(*arms) if len(arms) > 1 else arms[0]
+    return merged.order_by(merged.selected_columns.seq).limit(limit)
+
+
+def _distinct_seq(rows: Sequence[Any]) -> list[Any]:
+    """Drop the copies of a row that several branches matched (adjacent, being in seq order).
+    A page cut short by copies is still correct: the cursor continues after its last row."""
+    out: list[Any] = []
+    last = None
+    for row in rows:
+        if row.seq != last:
+            out.append(row)
+            last = row.seq
+    return out
 
 
 def _row(r: Any) -> LogRow:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Text, cast, select, tuple_, union_all
+from sqlalchemy import Text, and_, cast, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.principal import Principal
@@ -71,8 +71,15 @@ async def pull(
         )
 
     await check_horizon(session, position, settings.sync_retention_days)
-    where = scope_filter(principal, ChangeLog.__table__.c, principal.device_id)
-    rows, next_position, more = await read_log_rows(session, position, limit=limit, where=where)
+    columns = ChangeLog.__table__.c
+    # The caller's scope, one branch per index; rows addressed to one device have no scope keys.
+    branches = [
+        *(and_(columns.device_id.is_(None), b) for b in scope_branches(principal, columns)),
+        columns.device_id == principal.device_id,
+    ]
+    rows, next_position, more = await read_log_rows(
+        session, position, limit=limit, branches=branches
+    )
     items = [_item(row) for row in rows]
     sums = await scope_checksums(session, principal) if checksums and not more else None
     return PullPage(
@@ -118,7 +125,7 @@ async def _snapshot_page(
     query = union_all(*arms) if len(arms) > 1 else arms[0]
     ordered = query.order_by(query.selected_columns.entity, query.selected_columns.record_id)
     connection = await session.connection()
-    rows = (await connection.execute(ordered.limit(limit + 1))).tuples().all()
+    rows = (await connection.execute(ordered.limit(limit + 1))).all()
     page = _distinct_records(rows)[:limit]
     bodies: list[Any] = (
         [msgspec.Raw(data) for *_, data in page]

@@ -1,0 +1,89 @@
+"""SQLite writers of one process queue in the event loop (server/db/gate.py): one at a time,
+readers going on beside them, and a writer that fails hands the gate on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import text
+
+from server.db.engine import create_engine, create_sessionmaker
+
+
+def _engine_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'gate.db'}"
+
+
+def test_writers_take_turns_and_readers_are_not_held(tmp_path: Path) -> None:
+    async def main() -> tuple[list[int], int, int]:
+        # Twelve writers hold the write lock across an await; six readers arrive meanwhile.
+        engine = create_engine(_engine_url(tmp_path))
+        sessions = create_sessionmaker(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE marks (n INTEGER)"))
+        order: list[int] = []
+        inside = 0
+        most_inside = 0
+        reads_while_writing = 0
+
+        async def writer(n: int) -> None:
+            nonlocal inside, most_inside
+            async with sessions() as session:
+                await session.execute(text("INSERT INTO marks VALUES (:n)"), {"n": n})
+                inside += 1
+                most_inside = max(most_inside, inside)
+                order.append(n)
+                await asyncio.sleep(0.005)  # hold the write lock across an await
+                inside -= 1
+                await session.commit()
+
+        async def reader() -> None:
+            nonlocal reads_while_writing
+            async with sessions() as session:
+                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+                await session.execute(text("SELECT count(*) FROM marks"))
+                if inside:
+                    reads_while_writing += 1
+
+        tasks = []
+        for n in range(12):
+            tasks.append(asyncio.create_task(writer(n)))
+        tasks += [asyncio.create_task(reader()) for _ in range(6)]
+        await asyncio.gather(*tasks)
+        async with sessions() as session:
+            stored = (await session.execute(text("SELECT count(*) FROM marks"))).scalar_one()
+        await engine.dispose()
+        assert stored == 12
+        return order, most_inside, reads_while_writing
+
+    order, most_inside, reads_while_writing = asyncio.run(main())
+    assert sorted(order) == list(range(12))
+    assert most_inside == 1
+    assert reads_while_writing > 0
+
+
+def test_a_writer_that_fails_releases_the_gate_for_the_next(tmp_path: Path) -> None:
+    async def main() -> int:
+        engine = create_engine(_engine_url(tmp_path))
+        sessions = create_sessionmaker(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE marks (n INTEGER NOT NULL)"))
+
+        async def failing() -> None:
+            async with sessions() as session:
+                await session.execute(text("INSERT INTO marks VALUES (NULL)"))
+
+        async def succeeding() -> None:
+            async with sessions() as session:
+                await session.execute(text("INSERT INTO marks VALUES (1)"))
+                await session.commit()
+
+        results = await asyncio.gather(failing(), succeeding(), return_exceptions=True)
+        assert isinstance(results[0], Exception) and results[1] is None
+        async with sessions() as session:
+            count = (await session.execute(text("SELECT count(*) FROM marks"))).scalar_one()
+        await engine.dispose()
+        return int(count)
+
+    assert asyncio.run(asyncio.wait_for(main(), timeout=10)) == 1
