@@ -47,7 +47,6 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "head_cursor",
-    "merge_branches",
     "read_changes",
     "read_log_rows",
     "start_cursor",
@@ -248,29 +247,9 @@ def _ordered(
     if not branches:
         stmt = select(*columns).where(*conditions)
         return stmt.order_by(stmt.selected_columns.seq).limit(limit)
-    return merge_branches(columns, conditions, branches, ("seq",), limit)
-
-
-def merge_branches(
-    columns: Sequence[Any],
-    conditions: Sequence[ColumnElement[bool]],
-    branches: Sequence[ColumnElement[bool]],
-    order: tuple[str, ...],
-    limit: int,
-) -> Any:
-    """The first ``limit`` rows, by the columns named in ``order``, of the rows matching
-    ``conditions`` and any of ``branches``: one ordered, limited read per branch (each walks
-    its own index), merged. A row matching several branches comes once per branch, side by
-    side. Each branch carries its own limit, so the merge handles at most ``limit`` rows per
-    branch whatever plan the database picks (PostgreSQL, misjudging the row-value bound of a
-    page, would otherwise sort the rest of the scope)."""
-    arms = []
-    for branch in branches:
-        arm = select(*columns).where(*conditions, branch)
-        arm = arm.order_by(*(arm.selected_columns[name] for name in order)).limit(limit)
-        arms.append(select(arm.subquery()))
+    arms = [select(*columns).where(*conditions, branch) for branch in branches]
     merged = union_all(*arms) if len(arms) > 1 else arms[0]
-    return merged.order_by(*(merged.selected_columns[name] for name in order)).limit(limit)
+    return merged.order_by(merged.selected_columns.seq).limit(limit)
 
 
 def _distinct_seq(rows: Sequence[Any]) -> list[Any]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Text, and_, cast, select, tuple_
+from sqlalchemy import Text, and_, cast, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.principal import Principal
@@ -29,7 +29,6 @@ from server.sync.log import (
     decode_cursor,
     encode_cursor,
     head_position,
-    merge_branches,
     read_log_rows,
 )
 from server.sync.models import ChangeLog, SyncRecord
@@ -120,11 +119,13 @@ async def _snapshot_page(
     # One ordered stream per scope branch, merged by the database: each branch walks its own
     # index in (entity, record_id) order, so a page costs its own rows, where a single OR query
     # must collect and sort the whole rest of the scope for every page.
-    query = merge_branches(
-        columns, conditions, scope_branches(principal, table.c), ("entity", "record_id"), limit + 1
-    )
+    arms = [
+        select(*columns).where(branch, *conditions) for branch in scope_branches(principal, table.c)
+    ]
+    query = union_all(*arms) if len(arms) > 1 else arms[0]
+    ordered = query.order_by(query.selected_columns.entity, query.selected_columns.record_id)
     connection = await session.connection()
-    rows = (await connection.execute(query)).all()
+    rows = (await connection.execute(ordered.limit(limit + 1))).all()
     page = _distinct_records(rows)[:limit]
     bodies: list[Any] = (
         [msgspec.Raw(data) for *_, data in page]
