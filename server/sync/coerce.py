@@ -15,7 +15,7 @@ from sqlalchemy.types import TypeDecorator
 
 from server.sync.entities import model_for, to_wire
 
-__all__ = ["FieldError", "coerce", "from_wire", "normalise"]
+__all__ = ["FieldError", "coerce", "from_wire"]
 
 
 class FieldError(ValueError):
@@ -88,11 +88,6 @@ def from_wire(entity: str, field: str, value: Any) -> Any:
     if target is date and isinstance(converted, datetime):
         converted = converted.date()
     return converted
-
-
-def normalise(entity: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Canonical wire values of pushed fields (type-checked)."""
-    return coerce(entity, fields)[0]
 
 
 def coerce(entity: str, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

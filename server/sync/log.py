@@ -45,8 +45,10 @@ __all__ = [
     "LogRow",
     "compact",
     "decode_cursor",
+    "distinct_adjacent",
     "encode_cursor",
     "head_cursor",
+    "merge_branches",
     "read_changes",
     "read_log_rows",
     "start_cursor",
@@ -200,7 +202,7 @@ async def read_log_rows(
         return await _read_pg(session, cursor, columns, condition, branches, limit)
     stmt = _ordered(columns, [table.c.seq > cursor.q, condition], branches, limit + 1)
     raw = (await session.execute(stmt)).all()
-    rows = [_row(r) for r in _distinct_seq(raw)[:limit]]
+    rows = [_row(r) for r in distinct_adjacent(raw, 1)[:limit]]
     more = len(raw) > limit
     last = rows[-1].seq if rows else cursor.q
     next_t = int(rows[-1].at.timestamp() * 1000) if more else _now_ms()
@@ -225,7 +227,7 @@ async def _read_pg(
         want = limit - len(rows)
         stmt = _ordered(columns, [window, table.c.seq > cursor.q, condition], branches, want + 1)
         raw = (await session.execute(stmt)).all()
-        rows.extend(_row(r) for r in _distinct_seq(raw)[:want])
+        rows.extend(_row(r) for r in distinct_adjacent(raw, 1)[:want])
         if len(raw) > want:
             return rows, msgspec.structs.replace(cursor, lo=lo, hi=hi, q=rows[-1].seq), True
         # Window finished: the next read starts after ``hi``.
@@ -236,32 +238,44 @@ async def _read_pg(
         # wait in the next one: read on rather than report "caught up" too early.
 
 
+def merge_branches(
+    columns: Sequence[Any],
+    conditions: Sequence[ColumnElement[bool]],
+    branches: Sequence[ColumnElement[bool]],
+    order: tuple[str, ...],
+    limit: int,
+) -> Any:
+    """The first ``limit`` rows, by the columns named in ``order``, matching ``conditions`` and
+    any of ``branches``: one ordered read per branch (each walks its own index), merged by the
+    database. A row matching several branches comes once per branch, side by side (see
+    ``distinct_adjacent``)."""
+    arms = [select(*columns).where(*conditions, branch) for branch in branches]
+    merged = union_all(*arms) if len(arms) > 1 else arms[0]
+    return merged.order_by(*(merged.selected_columns[name] for name in order)).limit(limit)
+
+
+def distinct_adjacent(rows: Sequence[Any], key_width: int) -> list[Any]:
+    """Drop the copies ``merge_branches`` returns for a row several branches matched: adjacent,
+    and equal in their first ``key_width`` columns. A page cut short by copies is still correct:
+    the cursor continues after its last row."""
+    out: list[Any] = []
+    last: tuple[Any, ...] | None = None
+    for row in rows:
+        key = tuple(row[:key_width])
+        if key != last:
+            out.append(row)
+            last = key
+    return out
+
+
 def _ordered(
     columns: list[Any],
     conditions: list[ColumnElement[bool]],
     branches: list[ColumnElement[bool]] | None,
     limit: int,
 ) -> Any:
-    """Rows matching ``conditions`` (and one of ``branches``) in seq order, at most ``limit``
-    (counting a row once per branch it matches: see ``_distinct_seq``)."""
-    if not branches:
-        stmt = select(*columns).where(*conditions)
-        return stmt.order_by(stmt.selected_columns.seq).limit(limit)
-    arms = [select(*columns).where(*conditions, branch) for branch in branches]
-    merged = union_all(*arms) if len(arms) > 1 else arms[0]
-    return merged.order_by(merged.selected_columns.seq).limit(limit)
-
-
-def _distinct_seq(rows: Sequence[Any]) -> list[Any]:
-    """Drop the copies of a row that several branches matched (adjacent, being in seq order).
-    A page cut short by copies is still correct: the cursor continues after its last row."""
-    out: list[Any] = []
-    last = None
-    for row in rows:
-        if row.seq != last:
-            out.append(row)
-            last = row.seq
-    return out
+    """Rows matching ``conditions`` (and one of ``branches``) in seq order, at most ``limit``."""
+    return merge_branches(columns, conditions, branches or [true()], ("seq",), limit)
 
 
 def _row(r: Any) -> LogRow:

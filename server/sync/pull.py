@@ -10,11 +10,10 @@ version is not older than theirs, so the replay never regresses a row).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Text, and_, cast, select, tuple_, union_all
+from sqlalchemy import Text, and_, cast, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.principal import Principal
@@ -27,8 +26,10 @@ from server.sync.log import (
     LogRow,
     check_horizon,
     decode_cursor,
+    distinct_adjacent,
     encode_cursor,
     head_position,
+    merge_branches,
     read_log_rows,
 )
 from server.sync.models import ChangeLog, SyncRecord
@@ -119,14 +120,12 @@ async def _snapshot_page(
     # One ordered stream per scope branch, merged by the database: each branch walks its own
     # index in (entity, record_id) order, so a page costs its own rows, where a single OR query
     # must collect and sort the whole rest of the scope for every page.
-    arms = [
-        select(*columns).where(branch, *conditions) for branch in scope_branches(principal, table.c)
-    ]
-    query = union_all(*arms) if len(arms) > 1 else arms[0]
-    ordered = query.order_by(query.selected_columns.entity, query.selected_columns.record_id)
+    query = merge_branches(
+        columns, conditions, scope_branches(principal, table.c), ("entity", "record_id"), limit + 1
+    )
     connection = await session.connection()
-    rows = (await connection.execute(ordered.limit(limit + 1))).all()
-    page = _distinct_records(rows)[:limit]
+    rows = (await connection.execute(query)).all()
+    page = distinct_adjacent(rows, 2)[:limit]
     bodies: list[Any] = (
         [msgspec.Raw(data) for *_, data in page]
         if raw_json
@@ -159,21 +158,6 @@ async def _snapshot_page(
 
 
 _bodies = msgspec.json.Decoder(list[dict[str, Any]])
-
-_Record = tuple[str, str, int, str]
-
-
-def _distinct_records(rows: Sequence[_Record]) -> list[_Record]:
-    """Drop the second copy of a record that more than one scope branch matched (copies are
-    adjacent: the merge is ordered by the record's key)."""
-    out: list[_Record] = []
-    last: tuple[str, str] | None = None
-    for row in rows:
-        key = (row[0], row[1])
-        if key != last:
-            out.append(row)
-            last = key
-    return out
 
 
 def _item(row: LogRow) -> PullItem:

@@ -280,34 +280,28 @@ def _column_values(obj: SyncableMixin) -> dict[str, Any]:
     the object (the change row is built from it)."""
     values: dict[str, Any] = {}
     state = obj.__dict__
-    for key, column in _columns_of(type(obj)):
+    for key, column, default in _columns_of(type(obj)):
         if key in state:
             values[column] = state[key]
             continue
-        default = _DEFAULTS[(type(obj), key)]
-        value = default() if callable(default) else default
+        if default is None:
+            value = None
+        elif default.is_callable:
+            value = default.arg(None)  # SQLAlchemy wraps callables to take a context
+        else:
+            value = default.arg
         setattr(obj, key, value)
         values[column] = value
     return values
 
 
-_DEFAULTS: dict[tuple[type[Any], str], Any] = {}
-
-
 @cache
-def _columns_of(model: type[SyncableMixin]) -> tuple[tuple[str, str], ...]:
-    found = []
-    for attr in inspect(model).column_attrs:
-        column = attr.columns[0]
-        default = column.default
-        if default is None:
-            _DEFAULTS[(model, attr.key)] = None
-        elif default.is_callable:
-            _DEFAULTS[(model, attr.key)] = lambda fn=default.arg: fn(None)
-        else:
-            _DEFAULTS[(model, attr.key)] = default.arg
-        found.append((attr.key, column.key))
-    return tuple(found)
+def _columns_of(model: type[SyncableMixin]) -> tuple[tuple[str, str, Any], ...]:
+    """(attribute, column, column default or None) for each column of ``model``."""
+    return tuple(
+        (attr.key, attr.columns[0].key, attr.columns[0].default)
+        for attr in inspect(model).column_attrs
+    )
 
 
 _NOTHING = object()
