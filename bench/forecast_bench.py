@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="fieldline-forecast-bench-"))
-    args.url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    args.url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     upgrade(args.url)
     try:
         print(json.dumps(asyncio.run(_main(args)), indent=2))

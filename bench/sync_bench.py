@@ -332,7 +332,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller figures, for a smoke run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
         world = seed_world(url)
         batches = 2 if args.quick else 10

@@ -24,7 +24,7 @@ class SettingsError(ValueError):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: Literal["development", "test", "production"] = "development"
-    database_url: str = "sqlite+aiosqlite:///./fieldline.db"
+    database_url: str = "sqlite:///./fieldline.db"
     secret_key: str = DEFAULT_SECRET
     host: str = "127.0.0.1"
     port: int = 8000

@@ -74,7 +74,7 @@ def make_settings(store: Store, **overrides: object) -> Settings:
 def _built_app(tmp_path_factory: pytest.TempPathFactory) -> Litestar:
     # Building the app (routes, signature models) costs more than many tests; the lifespan,
     # which opens the engine, runs per test with that test's settings.
-    placeholder = Store("sqlite", f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('app')}/x.db")
+    placeholder = Store("sqlite", f"sqlite:///{tmp_path_factory.mktemp('app')}/x.db")
     return create_app(make_settings(placeholder))
 
 

@@ -61,11 +61,11 @@ class StoreFactory:
     def sqlite(self) -> Store:
         if self._sqlite_template is None:
             template = self.workdir / "template.db"
-            upgrade(f"sqlite+aiosqlite:///{template}")
+            upgrade(f"sqlite:///{template}")
             self._sqlite_template = template
         path = self.workdir / f"test-{next(self._counter)}.db"
         shutil.copyfile(self._sqlite_template, path)
-        return Store("sqlite", f"sqlite+aiosqlite:///{path}")
+        return Store("sqlite", f"sqlite:///{path}")
 
     # PostgreSQL ---------------------------------------------------------------------------
     def postgres(self) -> Store:

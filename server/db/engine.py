@@ -1,9 +1,10 @@
 """Engine and session factory for both stores.
 
-SQLite: WAL so readers never block the writer, foreign keys on, writers queued in the event
-loop (server/db/gate.py) with a busy timeout behind it for other processes, and an explicit
-BEGIN (pysqlite's implicit transactions would
-otherwise start late and defer locking). PostgreSQL: asyncpg with a modest pool.
+SQLite: statements run on the event loop's thread (server/db/sqlite_driver.py), WAL so readers
+never block the writer, foreign keys on, writers queued in the event loop (server/db/gate.py) with
+a busy timeout behind it for other processes, and an explicit BEGIN (pysqlite's implicit
+transactions would otherwise start late and defer locking). PostgreSQL: asyncpg with a modest
+pool.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from server.db.gate import WriterGate
+from server.db.sqlite_driver import inline_url
 
 __all__ = ["create_engine", "create_sessionmaker"]
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+_READ_ONLY = "fieldline.read_only"
 
 
 def _json_dumps(value: Any) -> str:
@@ -37,6 +40,7 @@ _json_encoder = msgspec.json.Encoder()
 def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> AsyncEngine:
     # msgspec reads and writes JSON columns several times faster than the standard library;
     # sync pages are mostly JSON record bodies, so this is the pull path's main cost.
+    url = inline_url(url)
     kwargs: dict[str, Any] = {
         "echo": echo,
         "json_serializer": _json_dumps,
@@ -79,8 +83,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Writers take the lock up front (BEGIN IMMEDIATE) so two transactions that both read
         # then write cannot deadlock on a lock upgrade; readers keep a cheap deferred BEGIN.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        if mode == "IMMEDIATE":
+        writing = mode == "IMMEDIATE"
+        if writing:
             gate.enter(conn.info)
+        if conn.info.get(_READ_ONLY, False) == writing:
+            # A reader that tried to write would wait for the write lock on the event loop's
+            # thread while the writer holding it waits for that loop: refuse it at once instead.
+            conn.connection.dbapi_connection.execute(f"PRAGMA query_only={int(not writing)}")
+            conn.info[_READ_ONLY] = not writing
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     @event.listens_for(sync_engine.pool, "checkin")

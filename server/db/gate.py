@@ -44,7 +44,10 @@ class WriterGate:
         if lock is None:
             lock = self._locks[loop] = asyncio.Lock()
         try:
-            await_only(asyncio.wait_for(lock.acquire(), self.timeout_s))
+            if lock.locked():
+                await_only(asyncio.wait_for(lock.acquire(), self.timeout_s))
+            else:
+                await_only(lock.acquire())  # free: taken at once, without a timer task
         except TimeoutError as exc:
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, Exception("database is locked (writer queue timeout)")

@@ -75,11 +75,14 @@ class JobScheduler:
                 self._inflight.discard(task)
 
     async def stop(self) -> None:
-        self._scheduler.shutdown(wait=False)
+        # Pause first: shutting down cancels the executor's running coroutines, which would
+        # leave a claimed occurrence "running" with no outcome.
+        self._scheduler.pause()
         pending = [t for t in self._inflight if not t.done()]
         if pending:
             # Let running occurrences finish (and record their outcome) before the engine goes.
             await asyncio.wait(pending, timeout=_STOP_GRACE_S)
+        self._scheduler.shutdown(wait=False)
 
 
 async def start_scheduler(app: Litestar) -> None:

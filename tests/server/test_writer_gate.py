@@ -12,12 +12,13 @@ from server.db.engine import create_engine, create_sessionmaker
 
 
 def _engine_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'gate.db'}"
+    return f"sqlite:///{tmp_path / 'gate.db'}"
 
 
 def test_writers_take_turns_and_readers_are_not_held(tmp_path: Path) -> None:
     async def main() -> tuple[list[int], int, int]:
-        # Twelve writers hold the write lock across an await; six readers arrive meanwhile.
+        # Twelve writers hold the write lock across an await; six readers arrive once the first
+        # writer holds it.
         engine = create_engine(_engine_url(tmp_path))
         sessions = create_sessionmaker(engine)
         async with engine.begin() as conn:
@@ -26,12 +27,14 @@ def test_writers_take_turns_and_readers_are_not_held(tmp_path: Path) -> None:
         inside = 0
         most_inside = 0
         reads_while_writing = 0
+        writing = asyncio.Event()
 
         async def writer(n: int) -> None:
             nonlocal inside, most_inside
             async with sessions() as session:
                 await session.execute(text("INSERT INTO marks VALUES (:n)"), {"n": n})
                 inside += 1
+                writing.set()
                 most_inside = max(most_inside, inside)
                 order.append(n)
                 await asyncio.sleep(0.005)  # hold the write lock across an await
@@ -40,6 +43,7 @@ def test_writers_take_turns_and_readers_are_not_held(tmp_path: Path) -> None:
 
         async def reader() -> None:
             nonlocal reads_while_writing
+            await writing.wait()
             async with sessions() as session:
                 await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
                 await session.execute(text("SELECT count(*) FROM marks"))

@@ -23,7 +23,7 @@ def _fieldline() -> str:
 @pytest.mark.slow
 def test_demo_command_loads_a_fresh_file_and_prints_the_logins(sqlite_store: Store) -> None:
     path = make_url(sqlite_store.url).database
-    env = {**os.environ, "FIELDLINE_DATABASE_URL": f"sqlite+aiosqlite:///{path}"}
+    env = {**os.environ, "FIELDLINE_DATABASE_URL": f"sqlite:///{path}"}
     done = subprocess.run(
         [_fieldline(), "demo", "--if-empty", "--scale", "0.02"],
         env=env,
