@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from sync.errors import MalformedMessage, ProtocolMismatch, UnsupportedMediaType
-from sync.messages import PROTOCOL_VERSION, PullPage, PushRequest, PushResponse
+from sync.messages import PROTOCOL_VERSION, Change, PullPage, PushRequest, PushResponse
 
 __all__ = [
     "MEDIA_JSON",
@@ -27,6 +27,7 @@ __all__ = [
     "decode_push",
     "decode_push_response",
     "encode",
+    "encode_change_msgpack",
     "negotiate",
 ]
 
@@ -97,6 +98,15 @@ def encode(msg: Any, media_type: str) -> bytes:
     if kind == MEDIA_MSGPACK:
         return _msgpack_encoder.encode(msg)
     return _json_encoder.encode(msg)
+
+
+def encode_change_msgpack(entity: str, record_id: str, version: int, fields: Any) -> bytes:
+    """An upsert ``Change`` as MessagePack. A server may store these when a record is written
+    and lay them side by side in a page (``msgspec.Raw``): the bytes are exactly what encoding
+    the page would have produced for that item."""
+    return _msgpack_encoder.encode(
+        Change(entity=entity, id=record_id, op="upsert", version=version, fields=fields)
+    )
 
 
 def _accept_entries(accept: str) -> list[tuple[str, float]]:

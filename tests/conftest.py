@@ -17,12 +17,20 @@ from litestar.testing import TestClient
 
 from server.app import create_app
 from server.settings import Settings
+from server.sync.clock import server_clock
 from tests.stores import PG_ENV, Store, StoreFactory
 
 _STORE_PARAMS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_server_clock() -> None:
+    """Each test is a server process of its own: stamps an earlier test made the in-process
+    server clock observe (some from the bounded future) must not decide this test's conflicts."""
+    server_clock.forget()
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ from server.sync.clock import server_clock
 from server.sync.entities import synced_columns, wire_record
 from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
+from sync.codec import encode_change_msgpack
 
 __all__ = [
     "capture_created",
@@ -296,6 +297,13 @@ def upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
         latest[(record["entity"], record["record_id"])] = record
+        record["packed"] = (
+            None
+            if record["deleted"]
+            else encode_change_msgpack(
+                record["entity"], record["record_id"], record["version"], record["data"]
+            )
+        )
     conn.execute(_upsert_statement(conn.dialect.name), list(latest.values()))
 
 
@@ -316,6 +324,7 @@ def _upsert_statement(dialect_name: str) -> Any:
                 "region_id",
                 "public",
                 "deleted",
+                "packed",
             )
         },
     )

@@ -30,5 +30,10 @@ class ServerClock:
             )
             return self._last.encode()
 
+    def forget(self) -> None:
+        """Start again from the wall clock, as a restarted process does."""
+        with self._lock:
+            self._last = None
+
 
 server_clock = ServerClock()

@@ -10,10 +10,11 @@ version is not older than theirs, so the replay never regresses a row).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-from sqlalchemy import Text, and_, cast, select, tuple_
+from sqlalchemy import Text, and_, case, cast, null, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.principal import Principal
@@ -109,13 +110,16 @@ async def _snapshot_page(
         conditions.append(table.c.entity == position.e)
     if position.b:
         conditions.append(tuple_(table.c.entity, table.c.record_id) > tuple(position.b))
+    text = cast(table.c.data, Text)
     columns = (
         table.c.entity,
         table.c.record_id,
         table.c.version,
-        # Bodies come back as stored text: passed through as they are for a JSON page, decoded
-        # in one call per page otherwise (instead of one JSON column conversion per row).
-        cast(table.c.data, Text).label("data"),
+        # A MessagePack page is the stored items side by side; a JSON page passes the stored
+        # bodies through as text. Rows packed before ``packed`` existed bring their text too,
+        # decoded in one call per page (instead of one JSON column conversion per row).
+        (null() if raw_json else table.c.packed).label("packed"),
+        (text if raw_json else case((table.c.packed.is_(None), text), else_=null())).label("data"),
     )
     # One ordered stream per scope branch, merged by the database: each branch walks its own
     # index in (entity, record_id) order, so a page costs its own rows, where a single OR query
@@ -126,14 +130,17 @@ async def _snapshot_page(
     connection = await session.connection()
     rows = (await connection.execute(query)).all()
     page = distinct_adjacent(rows, 2)[:limit]
-    bodies: list[Any] = (
-        [msgspec.Raw(data) for *_, data in page]
-        if raw_json
-        else _bodies.decode("[" + ",".join([data for *_, data in page]) + "]")
-    )
-    items: list[PullItem] = [
-        Change(entity=entity, id=record_id, op="upsert", version=version, fields=body)
-        for (entity, record_id, version, _), body in zip(page, bodies, strict=True)
+    if raw_json:
+        bodies: Iterator[Any] = (msgspec.Raw(data) for *_, data in page)
+    else:
+        unpacked = [data for *_, packed, data in page if packed is None]
+        bodies = iter(_bodies.decode("[" + ",".join(unpacked) + "]") if unpacked else ())
+    # Stored items go into the page as they are (msgspec.Raw encodes as its own bytes).
+    items: list[PullItem | msgspec.Raw] = [
+        msgspec.Raw(packed)
+        if packed is not None
+        else Change(entity=entity, id=record_id, op="upsert", version=version, fields=next(bodies))
+        for entity, record_id, version, packed, _ in page
     ]
     if len(rows) > limit:
         # The page ends at its last record; copies of it beyond the limit are skipped next time.

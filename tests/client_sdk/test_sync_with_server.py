@@ -135,6 +135,9 @@ def test_a_conflicting_edit_is_resolved_per_field_and_the_loser_is_told(
 ) -> None:
     account = world.accounts["N1"][0]
     rep.edit_account(account, phone="+49 40 111", notes="rep's note")
+    # The manager's edit comes later: stamps of the same millisecond would be a tie, settled by
+    # node id rather than by time.
+    time.sleep(0.005)
     token, _ = token_for(settings, world.user("mgr_north"))  # type: ignore[arg-type]
     response = client.patch(
         f"/api/v1/accounts/{account}", json={"notes": "manager's note"}, headers=auth_headers(token)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Account
 from server.sync.log import compact
-from server.sync.models import ChangeLog
+from server.sync.models import ChangeLog, SyncRecord
 from sync import codec
 from sync.checksum import scope_digest
 from sync.ids import new_id
@@ -170,6 +171,50 @@ def test_pull_speaks_msgpack_when_asked(device_for: Callable[[str], Device]) -> 
     assert response.headers["content-type"].startswith(codec.MEDIA_MSGPACK)
     page = codec.decode_pull_page(response.content, codec.MEDIA_MSGPACK)
     assert page.reset and page.items
+
+
+def _bootstrap_items(rep: Device, media_type: str) -> list[tuple[Any, ...]]:
+    items: list[tuple[Any, ...]] = []
+    params: dict[str, Any] = {"limit": 7}
+    while True:
+        response = rep.client.get(
+            "/api/v1/sync/pull", params=params, headers={**rep.headers, "Accept": media_type}
+        )
+        page = codec.decode_pull_page(response.content, media_type)
+        items += [(i.entity, i.id, i.op, i.version, i.fields) for i in page.items]  # type: ignore[union-attr]
+        if not page.snapshot:
+            return sorted(items)
+        params["cursor"] = page.cursor
+
+
+def test_a_msgpack_bootstrap_sends_stored_items_that_match_the_json_page(
+    device_for: Callable[[str], Device], store: Store
+) -> None:
+    """MessagePack pages are the items encoded when each record was written, laid side by side;
+    rows indexed before that column existed are encoded from their JSON body instead."""
+
+    def packed_rows() -> tuple[int, int]:
+        async def work(session: AsyncSession) -> tuple[int, int]:
+            table = SyncRecord.__table__
+            rows = (await session.execute(select(table.c.deleted, table.c.packed))).all()
+            live = [packed for deleted, packed in rows if not deleted]
+            return len(live), sum(packed is not None for packed in live)
+
+        return run_db(store.url, work)
+
+    live, packed = packed_rows()
+    assert live > 0 and packed == live
+    rep = device_for("rep_n1")
+    as_json = _bootstrap_items(rep, codec.MEDIA_JSON)
+    assert as_json and _bootstrap_items(rep, codec.MEDIA_MSGPACK) == as_json
+
+    async def unpack_contacts(session: AsyncSession) -> None:
+        table = SyncRecord.__table__
+        await session.execute(update(table).where(table.c.entity == "contact").values(packed=None))
+
+    run_db(store.url, unpack_contacts)
+    assert packed_rows()[1] < live
+    assert _bootstrap_items(rep, codec.MEDIA_MSGPACK) == as_json
 
 
 def test_an_unsupported_protocol_version_gets_426_with_a_clear_message(
