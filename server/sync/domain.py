@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import get_history
 
@@ -82,6 +82,10 @@ async def parent_status(
 
 
 def _previous(obj: Any, name: str) -> Any:
+    """The value ``name`` had when the record was loaded; None for a record being created (the
+    push fills new records without attribute history)."""
+    if not inspect(obj).has_identity:
+        return None
     history = get_history(obj, name)
     if history.deleted:
         return history.deleted[0]

@@ -261,7 +261,7 @@ async def _insert_created(
         return
     by_table: dict[Any, list[dict[str, Any]]] = {}
     for obj in created:
-        obj.created_at = obj.updated_at = now
+        obj.__dict__["created_at"] = obj.__dict__["updated_at"] = now
         by_table.setdefault(type(obj).__table__, []).append(_column_values(obj))
     for table in _tables_parents_first():
         rows = by_table.get(table)
@@ -290,7 +290,7 @@ def _column_values(obj: SyncableMixin) -> dict[str, Any]:
             value = default.arg(None)  # SQLAlchemy wraps callables to take a context
         else:
             value = default.arg
-        setattr(obj, key, value)
+        state[key] = value
         values[column] = value
     return values
 
@@ -555,16 +555,26 @@ async def _apply_one(
             None,
         )
 
+    clocks = dict(resolution.clocks)
+    if resolution.delete:
+        clocks[DELETED_KEY] = resolution.deleted_clock or (mutation.hlc, new_version)
+    values = {
+        name: _python(entity, name, v, mutation, pushed) for name, v in resolution.write.items()
+    }
+    values["field_clocks"] = dump_clocks(clocks)
+    values["version"] = new_version
+    values["origin_device_id"] = principal.device_id
+    if resolution.delete:
+        values["deleted_at"] = now
     if obj is None:
-        # A bare instance, as the ORM makes when it loads a row: the constructor's bookkeeping
-        # is not needed (column defaults are applied when the record is written).
+        # A bare instance, as the ORM makes when it loads a row, filled through its dict: a new
+        # record has no history to track (an insert writes what the dict holds), and the
+        # constructor's and attribute events' bookkeeping cost more than the merge itself.
         obj = model.__mapper__.class_manager.new_instance()
-        obj.id = mutation.id
-        for name, value in resolution.write.items():
-            setattr(obj, name, _python(entity, name, value, mutation, pushed))
-        defaults = await creation_defaults(session, principal, entity, obj, batch)
-        for name, value in defaults.items():
-            setattr(obj, name, value)
+        fill = obj.__dict__
+        fill["id"] = mutation.id
+        fill.update(values)
+        fill.update(await creation_defaults(session, principal, entity, obj, batch))
         if not await writable(session, principal, entity, obj, batch):
             raise _TxRefused(mutation, "out_of_scope", f"you may not create this {entity} here")
         if created is None:
@@ -572,15 +582,8 @@ async def _apply_one(
         else:
             created.append(obj)
     else:
-        for name, value in resolution.write.items():
-            setattr(obj, name, _python(entity, name, value, mutation, pushed))
-    clocks = dict(resolution.clocks)
-    if resolution.delete:
-        obj.deleted_at = now
-        clocks[DELETED_KEY] = resolution.deleted_clock or (mutation.hlc, new_version)
-    obj.field_clocks = dump_clocks(clocks)
-    obj.version = new_version
-    obj.origin_device_id = principal.device_id
+        for name, value in values.items():
+            setattr(obj, name, value)
 
     if resolution.outcome == "merged":
         result: Result = Merged(
