@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
+import operator
 import time
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import msgspec
@@ -48,7 +51,7 @@ __all__ = [
     "distinct_adjacent",
     "encode_cursor",
     "head_cursor",
-    "merge_branches",
+    "read_branches",
     "read_changes",
     "read_log_rows",
     "start_cursor",
@@ -200,8 +203,7 @@ async def read_log_rows(
     ]
     if _is_pg(session):
         return await _read_pg(session, cursor, columns, condition, branches, limit)
-    stmt = _ordered(columns, [table.c.seq > cursor.q, condition], branches, limit + 1)
-    raw = (await session.execute(stmt)).all()
+    raw = await _ordered(session, columns, [table.c.seq > cursor.q, condition], branches, limit + 1)
     rows = [_row(r) for r in distinct_adjacent(raw, 1)[:limit]]
     more = len(raw) > limit
     last = rows[-1].seq if rows else cursor.q
@@ -225,8 +227,8 @@ async def _read_pg(
         hi = cursor.hi or await _snapshot(session)
         window = _PG_WINDOW.bindparams(xmin=_xmin(lo), xmax=_xmax(hi), lo=lo, hi=hi)
         want = limit - len(rows)
-        stmt = _ordered(columns, [window, table.c.seq > cursor.q, condition], branches, want + 1)
-        raw = (await session.execute(stmt)).all()
+        conditions = [window, table.c.seq > cursor.q, condition]
+        raw = await _ordered(session, columns, conditions, branches, want + 1)
         rows.extend(_row(r) for r in distinct_adjacent(raw, 1)[:want])
         if len(raw) > want:
             return rows, msgspec.structs.replace(cursor, lo=lo, hi=hi, q=rows[-1].seq), True
@@ -238,20 +240,38 @@ async def _read_pg(
         # wait in the next one: read on rather than report "caught up" too early.
 
 
-def merge_branches(
+async def read_branches(
+    session: AsyncSession,
     columns: Sequence[Any],
     conditions: Sequence[ColumnElement[bool]],
     branches: Sequence[ColumnElement[bool]],
     order: tuple[str, ...],
     limit: int,
-) -> Any:
+) -> list[Any]:
     """The first ``limit`` rows, by the columns named in ``order``, matching ``conditions`` and
-    any of ``branches``: one ordered read per branch (each walks its own index), merged by the
-    database. A row matching several branches comes once per branch, side by side (see
-    ``distinct_adjacent``)."""
+    any of ``branches``: one ordered read per branch (each walks its own index), merged. A row
+    matching several branches comes once per branch, side by side (see ``distinct_adjacent``).
+
+    SQLite merges the reads itself (``UNION ALL … ORDER BY … LIMIT``). PostgreSQL's planner
+    misjudges how many rows a page bound leaves in a branch and would collect and sort them all,
+    on disk, for every page; there each branch is read alone (an index scan that stops at the
+    limit) and the rows are merged here. Key columns compare the same way in Python as in the
+    database: integers, or text in byte order (the "C" collation on PostgreSQL, migration
+    0006)."""
     arms = [select(*columns).where(*conditions, branch) for branch in branches]
-    merged = union_all(*arms) if len(arms) > 1 else arms[0]
-    return merged.order_by(*(merged.selected_columns[name] for name in order)).limit(limit)
+    if len(arms) > 1 and not _is_pg(session):
+        merged = union_all(*arms)
+        stmt = merged.order_by(*(merged.selected_columns[name] for name in order)).limit(limit)
+        return list((await session.execute(stmt)).all())
+    streams = []
+    for arm in arms:
+        stmt = arm.order_by(*(arm.selected_columns[name] for name in order)).limit(limit)
+        streams.append((await session.execute(stmt)).all())
+    if len(streams) == 1:
+        return list(streams[0])
+    names = list(arms[0].selected_columns.keys())
+    key = operator.itemgetter(*(names.index(name) for name in order))
+    return list(islice(heapq.merge(*streams, key=key), limit))
 
 
 def distinct_adjacent(rows: Sequence[Any], key_width: int) -> list[Any]:
@@ -268,14 +288,15 @@ def distinct_adjacent(rows: Sequence[Any], key_width: int) -> list[Any]:
     return out
 
 
-def _ordered(
+async def _ordered(
+    session: AsyncSession,
     columns: list[Any],
     conditions: list[ColumnElement[bool]],
     branches: list[ColumnElement[bool]] | None,
     limit: int,
-) -> Any:
+) -> list[Any]:
     """Rows matching ``conditions`` (and one of ``branches``) in seq order, at most ``limit``."""
-    return merge_branches(columns, conditions, branches or [true()], ("seq",), limit)
+    return await read_branches(session, columns, conditions, branches or [true()], ("seq",), limit)
 
 
 def _row(r: Any) -> LogRow:

@@ -64,6 +64,10 @@ class ChangeLog(Base):
     ``ticket.opened``, ``lead.assigned``): the back-office feed and webhooks read these."""
 
 
+def _byte_ordered(length: int) -> Any:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 class SyncRecord(Base):
     """The current synced state of every record with its scope keys: what bootstrap snapshots
     and scope checksums read. Maintained in the same transaction as the change log."""
@@ -76,8 +80,10 @@ class SyncRecord(Base):
         Index("ix_sync_records_public", "public", "entity", "record_id"),
     )
 
-    entity: Mapped[str] = mapped_column(String(40), primary_key=True)
-    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Byte order on PostgreSQL whatever the database's collation: bootstrap pages are ordered
+    # by these and merged across scope branches in Python (server/sync/log.py, read_branches).
+    entity: Mapped[str] = mapped_column(_byte_ordered(40), primary_key=True)
+    record_id: Mapped[str] = mapped_column(_byte_ordered(64), primary_key=True)
     version: Mapped[int] = mapped_column(default=0)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     territory_id: Mapped[str | None] = mapped_column(String(36), default=None)

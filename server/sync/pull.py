@@ -30,7 +30,7 @@ from server.sync.log import (
     distinct_adjacent,
     encode_cursor,
     head_position,
-    merge_branches,
+    read_branches,
     read_log_rows,
 )
 from server.sync.models import ChangeLog, SyncRecord
@@ -121,14 +121,17 @@ async def _snapshot_page(
         (null() if raw_json else table.c.packed).label("packed"),
         (text if raw_json else case((table.c.packed.is_(None), text), else_=null())).label("data"),
     )
-    # One ordered stream per scope branch, merged by the database: each branch walks its own
-    # index in (entity, record_id) order, so a page costs its own rows, where a single OR query
+    # One ordered stream per scope branch, merged: each branch walks its own index in
+    # (entity, record_id) order, so a page costs its own rows, where a single OR query
     # must collect and sort the whole rest of the scope for every page.
-    query = merge_branches(
-        columns, conditions, scope_branches(principal, table.c), ("entity", "record_id"), limit + 1
+    rows = await read_branches(
+        session,
+        columns,
+        conditions,
+        scope_branches(principal, table.c),
+        ("entity", "record_id"),
+        limit + 1,
     )
-    connection = await session.connection()
-    rows = (await connection.execute(query)).all()
     page = distinct_adjacent(rows, 2)[:limit]
     if raw_json:
         bodies: Iterator[Any] = (msgspec.Raw(data) for *_, data in page)

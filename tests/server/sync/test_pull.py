@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Account
@@ -299,3 +300,21 @@ def test_a_record_in_two_branches_of_the_scope_arrives_once(
         assert len(snapshot) == len(set(snapshot)), limit
         assert ("ticket", ticket_id) in snapshot
         assert set(fresh.of("account")) == set(world.accounts["N1"])
+
+
+def test_record_keys_sort_in_byte_order_on_postgresql(store: Store) -> None:
+    """Bootstrap pages merge the scope's branches in Python, which compares text by code point:
+    the database must order the keys the same way whatever its default collation."""
+    if store.is_sqlite:
+        pytest.skip("SQLite compares text bytewise")
+
+    async def work(session: AsyncSession) -> set[str]:
+        rows = await session.execute(
+            text(
+                "SELECT collation_name FROM information_schema.columns "
+                "WHERE table_name = 'sync_records' AND column_name IN ('entity', 'record_id')"
+            )
+        )
+        return {name for (name,) in rows}
+
+    assert run_db(store.url, work) == {"C"}
