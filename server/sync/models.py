@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base, utcnow
-from server.db.types import BigIntPK, JSONValue
+from server.db.types import BigIntPK, Bytes, JSONValue
 
 __all__ = [
     "ChangeLog",
@@ -91,7 +91,7 @@ class SyncRecord(Base):
     region_id: Mapped[str | None] = mapped_column(String(36), default=None)
     public: Mapped[bool] = mapped_column(default=False)
     deleted: Mapped[bool] = mapped_column(default=False)
-    packed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    packed: Mapped[bytes | None] = mapped_column(Bytes, default=None)
     """The record as a MessagePack pull item, encoded when written: a MessagePack bootstrap page
     is these bytes side by side, with nothing decoded or encoded per record. NULL when deleted,
     and on rows indexed before the column existed (bootstrap encodes those from ``data``)."""

@@ -4,9 +4,11 @@ readers going on beside them, and a writer that fails hands the gate on."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from server.db.engine import create_engine, create_sessionmaker
 
@@ -91,3 +93,38 @@ def test_a_writer_that_fails_releases_the_gate_for_the_next(tmp_path: Path) -> N
         return int(count)
 
     assert asyncio.run(asyncio.wait_for(main(), timeout=10)) == 1
+
+
+def test_a_reader_that_tries_to_write_is_refused_at_once(tmp_path: Path) -> None:
+    """Statements run on the event loop's thread: a reader waiting for the write lock would wait
+    for the writer holding it, which waits for that same loop. It is refused instead, the writer
+    goes on, and the next writer on the same pooled connection may write again."""
+
+    async def main() -> tuple[str, float, int]:
+        engine = create_engine(_engine_url(tmp_path))
+        sessions = create_sessionmaker(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE marks (n INTEGER)"))
+        async with sessions() as writer:
+            await writer.execute(text("INSERT INTO marks VALUES (1)"))  # holds the write lock
+            async with sessions() as reader:
+                await reader.connection(execution_options={"sqlite_begin": "DEFERRED"})
+                started = time.perf_counter()
+                try:
+                    await reader.execute(text("INSERT INTO marks VALUES (2)"))
+                    error = ""
+                except OperationalError as exc:
+                    error = str(exc.orig)
+                waited = time.perf_counter() - started
+            await writer.commit()
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO marks VALUES (3)"))
+            await session.commit()
+            count = (await session.execute(text("SELECT count(*) FROM marks"))).scalar_one()
+        await engine.dispose()
+        return error, waited, int(count)
+
+    error, waited, count = asyncio.run(asyncio.wait_for(main(), timeout=10))
+    assert "readonly" in error
+    assert waited < 1.0
+    assert count == 2
