@@ -4,7 +4,7 @@ Why not a driver that hands each statement to a thread of its own: measured on a
 (bench/sync_bench.py), a push statement takes tens of microseconds inside SQLite, while the trip
 to a worker thread and back (four per statement: open a cursor, execute, fetch, close) costs more
 than that, and the worker then queues for the interpreter lock behind the request handlers. Run
-inline, ten devices pushing at once ingest 20–50% more changes per second and a burst of 100
+inline, ten devices pushing at once ingest 15–50% more changes per second and a burst of 100
 devices finishes in about 60% of the time; a 50,000-record bootstrap is as fast as before.
 
 What makes blocking the loop acceptable here:
