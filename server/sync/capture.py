@@ -297,6 +297,7 @@ def upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
         latest[(record["entity"], record["record_id"])] = record
+    for record in latest.values():
         record["packed"] = (
             None
             if record["deleted"]
