@@ -37,7 +37,7 @@ LifespanHook = Callable[[Litestar], Awaitable[None]]
 """Started after the database is ready (e.g. the scheduler); stopped hooks run in reverse."""
 
 
-def _require_authentication(
+async def _require_authentication(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     if handler.opt.get("public"):

@@ -3,7 +3,6 @@ API-key scopes, PATCH application and ORM-to-Struct conversion."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -16,7 +15,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth.guards import principal_of
+from server.auth.guards import Guard, principal_of
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.errors import BadRequest, Conflict, Forbidden
@@ -74,8 +73,6 @@ Percent = Annotated[
     ),
 ]
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
-
 
 @cache
 def _decoder(annotation: Any) -> msgspec.json.Decoder[Any]:
@@ -116,7 +113,7 @@ def allows(*roles: Role, scopes: tuple[str, ...] = ()) -> Guard:
     """Admins always pass; logged-in users with one of ``roles`` pass; an API key passes when it
     carries one of ``scopes``."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = principal_of(connection)
         if principal.is_admin:
             return

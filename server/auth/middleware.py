@@ -14,7 +14,7 @@ from litestar.datastructures import Headers
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from server.auth.models import ApiKey, Device, Role, User
 from server.auth.principal import Principal
@@ -66,26 +66,32 @@ def _cookie(raw: str | None, name: str) -> str | None:
     return None
 
 
+# Built once: this runs on every request, and building and hashing the statement cost as much
+# as running it. Columns, not entities, for the same reason.
+_PRINCIPAL_ROW = (
+    select(
+        User.role,
+        User.username,
+        User.active,
+        User.region_id,
+        User.territory_id,
+        Device.revoked_at,
+        Device.token_generation,
+    )
+    .join(Device, Device.user_id == User.id)
+    .where(Device.id == bindparam("device_id"), User.id == bindparam("user_id"))
+)
+
+
 async def authenticate_token(state: Any, token: str) -> Principal:
     claims = decode_access_token(token, secret=state.settings.secret_key)
-    async with state.sessionmaker() as session:
+    # A Core connection, not a session: one read, no unit of work to set up and tear down.
+    async with state.engine.connect() as conn:
         if state.is_sqlite:
-            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-        # Columns, not entities: this runs on every request, and building two ORM objects
-        # costs more than the query.
+            await conn.execution_options(sqlite_begin="DEFERRED")
         row = (
-            await session.execute(
-                select(
-                    User.role,
-                    User.username,
-                    User.active,
-                    User.region_id,
-                    User.territory_id,
-                    Device.revoked_at,
-                    Device.token_generation,
-                )
-                .join(Device, Device.user_id == User.id)
-                .where(Device.id == claims.device_id, User.id == claims.user_id)
+            await conn.execute(
+                _PRINCIPAL_ROW, {"device_id": claims.device_id, "user_id": claims.user_id}
             )
         ).first()
     if row is None:

@@ -48,7 +48,29 @@ def issue_access_token(
     return jwt.encode(payload, secret, algorithm=_ALGORITHM), expires
 
 
+# A device sends the same access token on every request until it refreshes it; verifying its
+# signature again each time was a tenth of a small sync request's CPU. Verified claims are kept
+# by (secret, token) and the expiry is still checked on every use. Revocation is not cached:
+# the middleware checks the device row on every request.
+_VERIFIED_MAX = 4096
+_verified: dict[tuple[str, str], AccessClaims] = {}
+
+
 def decode_access_token(token: str, *, secret: str) -> AccessClaims:
+    key = (secret, token)
+    claims = _verified.get(key)
+    if claims is None:
+        claims = _verify(token, secret)
+        if len(_verified) >= _VERIFIED_MAX:
+            del _verified[next(iter(_verified))]
+        _verified[key] = claims
+    if claims.expires_at <= datetime.now(UTC):
+        _verified.pop(key, None)
+        raise Unauthorized("access token expired; refresh it")
+    return claims
+
+
+def _verify(token: str, secret: str) -> AccessClaims:
     try:
         payload = jwt.decode(
             token,

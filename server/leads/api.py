@@ -56,7 +56,9 @@ __all__ = ["LeadController", "RegionRulesController"]
 _decode_leads = msgspec.json.Decoder(LeadIn | list[LeadIn])
 
 
-def _can_write_leads(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def _can_write_leads(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     principal = principal_of(connection)
     if principal.role in (Role.MANAGER, Role.ADMIN) or "leads:write" in principal.scopes:
         return
@@ -66,7 +68,7 @@ def _can_write_leads(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
     )
 
 
-def _can_review(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def _can_review(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     principal = principal_of(connection)
     if (
         principal.role in (Role.MANAGER, Role.ADMIN)

@@ -116,21 +116,23 @@ def _groups(mutations: list[Mutation]) -> list[list[Mutation]]:
 
 
 async def _lock_device_state(session: AsyncSession, principal: Principal) -> DeviceSyncState:
+    """The device's sync-state row, created if new, locked for this transaction: one upsert that
+    returns the row (on PostgreSQL, ON CONFLICT DO UPDATE holds the row lock until commit)."""
     assert principal.device_id and principal.user_id
     table = DeviceSyncState.__table__
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    await session.execute(
-        dialect.insert(table)
-        .values(device_id=principal.device_id, user_id=principal.user_id, last_seq=0, rejected=0)
-        .on_conflict_do_nothing(index_elements=[table.c.device_id])
+    stmt = dialect.insert(table).values(
+        device_id=principal.device_id, user_id=principal.user_id, last_seq=0, rejected=0
     )
-    state = (
-        await session.execute(
-            select(DeviceSyncState)
-            .where(DeviceSyncState.device_id == principal.device_id)
-            .with_for_update()
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.device_id], set_={"device_id": stmt.excluded.device_id}
+    ).returning(*table.c)
+    state: DeviceSyncState = (
+        await session.scalars(
+            select(DeviceSyncState).from_statement(stmt),
+            execution_options={"populate_existing": True},
         )
-    ).scalar_one()
+    ).one()
     return state
 
 
@@ -173,16 +175,21 @@ async def _push(
     whole batch; any refusal aborts it. The careful pass isolates each transaction."""
     state = await _lock_device_state(session, principal)
     seqs = [m.seq for m in request.mutations]
-    receipts = {
-        r.seq: r
-        for r in (
-            await session.execute(
-                select(PushReceipt).where(
-                    PushReceipt.device_id == principal.device_id, PushReceipt.seq.in_(seqs)
+    # Receipts exist only for seqs already answered; a batch of new mutations needs no lookup.
+    receipts = (
+        {
+            r.seq: r
+            for r in (
+                await session.execute(
+                    select(PushReceipt).where(
+                        PushReceipt.device_id == principal.device_id, PushReceipt.seq.in_(seqs)
+                    )
                 )
-            )
-        ).scalars()
-    }
+            ).scalars()
+        }
+        if seqs and min(seqs) <= state.last_seq
+        else {}
+    )
     answers: dict[int, Result] = {}
     new_leads: list[str] = []
     now = datetime.now(UTC)

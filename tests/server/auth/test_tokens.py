@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
@@ -129,6 +130,26 @@ def test_an_expired_access_token_is_401(
         now=datetime.now(UTC) - timedelta(hours=1),
         ttl_s=60,
     )
+    response = client.get("/api/v1/accounts", headers=auth_headers(token))
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(
+    client: TestClient[Litestar], store: Store, settings: Settings
+) -> None:
+    world = seed_world(store.url)
+    _, device_id = token_for(settings, world.user("rep_n1"))
+    token, expires = issue_access_token(
+        secret=settings.secret_key,
+        user_id=world.user("rep_n1"),
+        device_id=device_id,
+        generation=1,
+        now=datetime.now(UTC),
+        ttl_s=2,
+    )
+    assert client.get("/api/v1/accounts", headers=auth_headers(token)).status_code == 200
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.05)
     response = client.get("/api/v1/accounts", headers=auth_headers(token))
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
