@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 
+from server.settings import Settings
 from tests.live import LiveServer, live_server
 
 __all__ = ["ServerProcess"]
@@ -22,7 +23,9 @@ SAMPLE_EVERY_S = 0.05
 class ServerProcess:
     def __init__(self, database_url: str, env: Mapping[str, str] | None = None) -> None:
         self.database_url = database_url
-        self.env = dict(env or {})
+        # The test servers skip warming the connection pool to start faster; a benchmark
+        # measures the server as deployed.
+        self.env = {"FIELDLINE_DB_POOL_WARM": str(Settings().db_pool_warm), **(env or {})}
         self.url = ""
         self.port = 0
         self.peak_rss = 0

@@ -19,7 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from server import __version__
 from server.auth.guards import principal_of
 from server.auth.middleware import AuthMiddleware
-from server.db.engine import create_engine, create_sessionmaker
+from server.db.engine import create_engine, create_sessionmaker, warm_pool
 from server.db.migrate import pending_heads, upgrade
 from server.db.session import provide_db
 from server.errors import ServiceUnavailable
@@ -64,6 +64,7 @@ def create_app(
         app.state.is_sqlite = engine.dialect.name == "sqlite"
         try:
             await _ensure_schema(settings, engine)
+            await warm_pool(engine, settings.db_pool_warm)
             for hook in [*_default_start_hooks(settings), *(on_start or [])]:
                 await hook(app)
             yield

@@ -54,6 +54,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_max_s: float = 3600.0
     webhook_give_up_s: float = 24 * 3600.0
     """A delivery still failing this long after it was queued is marked dead."""
+    db_pool_warm: int = 100
+    """Database connections opened at start-up (at most the pool's size), so the first burst of
+    devices does not pay for opening them: a SQLite connection parses the whole schema on first
+    use, about 1 ms each, on the thread that serves requests."""
     auto_migrate: bool | None = None
     """Migrate on start-up. Default: yes on SQLite outside production, never on PostgreSQL."""
     log_level: str = "INFO"

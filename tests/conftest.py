@@ -74,6 +74,7 @@ def make_settings(store: Store, **overrides: object) -> Settings:
         auto_migrate=False,
         log_requests=False,
         log_level="WARNING",
+        db_pool_warm=0,
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
     ).replace(**overrides)
 

@@ -48,6 +48,7 @@ def server_env(database_url: str, overrides: Mapping[str, str] | None = None) ->
         "FIELDLINE_AUTO_MIGRATE": "false",
         "FIELDLINE_LOG_REQUESTS": "false",
         "FIELDLINE_LOG_LEVEL": "WARNING",
+        "FIELDLINE_DB_POOL_WARM": "0",
         **(overrides or {}),
     }
 

@@ -9,6 +9,7 @@ pool.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
 
 import msgspec
@@ -24,7 +25,7 @@ from sqlalchemy.pool import NullPool
 from server.db.gate import WriterGate
 from server.db.sqlite_driver import inline_url
 
-__all__ = ["create_engine", "create_sessionmaker"]
+__all__ = ["create_engine", "create_sessionmaker", "warm_pool"]
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _READ_ONLY = "fieldline.read_only"
@@ -53,13 +54,29 @@ def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> A
     else:
         # SQLite connections are cheap; readers run beside the writer under WAL, so a burst of
         # devices should queue on the database lock, not on the pool.
-        kwargs.update(pool_size=20, max_overflow=60)
+        kwargs.update(pool_size=100, max_overflow=100)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+async def warm_pool(engine: AsyncEngine, count: int) -> None:
+    """Open up to ``count`` of the pool's connections and put them back, each having run one
+    statement (on SQLite that loads the schema into the connection)."""
+    size = getattr(engine.pool, "size", None)
+    if count <= 0 or size is None:
+        return
+    # Naming a table makes SQLite read the schema; ``SELECT 1`` would not.
+    first = "SELECT count(*) FROM sqlite_master" if engine.dialect.name == "sqlite" else "SELECT 1"
+    async with AsyncExitStack() as stack:
+        for _ in range(min(count, size())):
+            conn = await stack.enter_async_context(engine.connect())
+            # A reader's BEGIN: holding many at once must not queue on the writer gate.
+            await conn.execution_options(sqlite_begin="DEFERRED")
+            await conn.exec_driver_sql(first)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
