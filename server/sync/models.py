@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import BigInteger, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base, utcnow
@@ -29,17 +29,33 @@ __all__ = [
 ]
 
 
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index holding only the rows that can match a scope branch: most change rows leave most
+    scope keys empty (a contact's change has a territory and a region, no user, no device, and is
+    not public), and every index entry is written by the push that adds the row. Each predicate
+    is one that the pull's own conditions imply, so both stores still choose the index:
+    ``key = ?`` implies ``key IS NOT NULL``, and ``public IS true`` is written exactly as the
+    query writes it. The public indexes leave out the ``public`` column itself: ``IS true`` is
+    not a condition an index can seek on, so the predicate fixes it instead."""
+    public = where == "public"
+    sqlite_where = text("public IS 1") if public else text(f"{where} IS NOT NULL")
+    postgresql_where = text("public IS true") if public else text(f"{where} IS NOT NULL")
+    return Index(name, *columns, sqlite_where=sqlite_where, postgresql_where=postgresql_where)
+
+
 class ChangeLog(Base):
     __tablename__ = "sync_change_log"
     __table_args__ = (
-        Index("ix_sync_change_log_territory_seq", "territory_id", "seq"),
-        Index("ix_sync_change_log_user_seq", "user_id", "seq"),
-        Index("ix_sync_change_log_region_seq", "region_id", "seq"),
-        Index("ix_sync_change_log_public_seq", "public", "seq"),
-        Index("ix_sync_change_log_device_seq", "device_id", "seq"),
-        Index("ix_sync_change_log_txid", "txid"),
+        partial_index(
+            "ix_sync_change_log_territory_seq", "territory_id", "seq", where="territory_id"
+        ),
+        partial_index("ix_sync_change_log_user_seq", "user_id", "seq", where="user_id"),
+        partial_index("ix_sync_change_log_region_seq", "region_id", "seq", where="region_id"),
+        partial_index("ix_sync_change_log_public_seq", "seq", where="public"),
+        partial_index("ix_sync_change_log_device_seq", "device_id", "seq", where="device_id"),
+        partial_index("ix_sync_change_log_txid", "txid", where="txid"),
         Index("ix_sync_change_log_entity_seq", "entity", "seq"),
-        Index("ix_sync_change_log_event_seq", "event", "seq"),
+        partial_index("ix_sync_change_log_event_seq", "event", "seq", where="event"),
     )
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -74,10 +90,14 @@ class SyncRecord(Base):
 
     __tablename__ = "sync_records"
     __table_args__ = (
-        Index("ix_sync_records_territory", "territory_id", "entity", "record_id"),
-        Index("ix_sync_records_user", "user_id", "entity", "record_id"),
-        Index("ix_sync_records_region", "region_id", "entity", "record_id"),
-        Index("ix_sync_records_public", "public", "entity", "record_id"),
+        partial_index(
+            "ix_sync_records_territory", "territory_id", "entity", "record_id", where="territory_id"
+        ),
+        partial_index("ix_sync_records_user", "user_id", "entity", "record_id", where="user_id"),
+        partial_index(
+            "ix_sync_records_region", "region_id", "entity", "record_id", where="region_id"
+        ),
+        partial_index("ix_sync_records_public", "entity", "record_id", where="public"),
     )
 
     # Byte order on PostgreSQL whatever the database's collation: bootstrap pages are ordered
