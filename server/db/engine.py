@@ -91,6 +91,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # 1 MiB of page cache per connection (SQLite's default is 2): the pool keeps 100, and
+        # the operating system caches the file once for all of them. (A memory map would count
+        # the file once per connection in the server's resident memory: 390 MB in the bench.)
+        cursor.execute("PRAGMA cache_size=-1024")
         cursor.close()
 
     gate = WriterGate(timeout_s=SQLITE_BUSY_TIMEOUT_S)
