@@ -32,11 +32,25 @@ import operator
 import time
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, delete, func, select, text, true, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import BadRequest, Gone
@@ -64,6 +78,11 @@ _PG_WINDOW = text(
     "txid >= :xmin AND txid < :xmax"
     " AND NOT pg_visible_in_snapshot(txid::text::xid8, CAST(:lo AS pg_snapshot))"
     " AND pg_visible_in_snapshot(txid::text::xid8, CAST(:hi AS pg_snapshot))"
+).bindparams(
+    bindparam("xmin", type_=BigInteger),
+    bindparam("xmax", type_=BigInteger),
+    bindparam("lo", type_=String),
+    bindparam("hi", type_=String),
 )
 """Rows written by transactions visible in snapshot ``hi`` but not in ``lo``."""
 _COMPACTION_MARGIN = timedelta(hours=1)
@@ -160,10 +179,11 @@ async def head_cursor(session: AsyncSession) -> str:
     return encode_cursor(await head_position(session))
 
 
+_HORIZON = select(SyncMeta.value).where(SyncMeta.key == _HORIZON_KEY)
+
+
 async def check_horizon(session: AsyncSession, cursor: Cursor, retention_days: int) -> None:
-    horizon = (
-        await session.execute(select(SyncMeta.value).where(SyncMeta.key == _HORIZON_KEY))
-    ).scalar_one_or_none()
+    horizon = (await session.execute(_HORIZON)).scalar_one_or_none()
     if horizon is not None and cursor.t < int(horizon):
         raise Gone(
             "this cursor is older than the change log's retention "
@@ -173,37 +193,46 @@ async def check_horizon(session: AsyncSession, cursor: Cursor, retention_days: i
         )
 
 
+_LOG = ChangeLog.__table__
+_LOG_COLUMNS = (
+    _LOG.c.seq,
+    _LOG.c.at,
+    _LOG.c.entity,
+    _LOG.c.record_id,
+    _LOG.c.op,
+    _LOG.c.version,
+    _LOG.c.data,
+    _LOG.c.event,
+    _LOG.c.device_id,
+    _LOG.c.origin_device_id,
+)
+_AFTER_SEQ = _LOG.c.seq > bindparam("after_seq")
+_EVERYTHING = (true(),)
+
+
 async def read_log_rows(
     session: AsyncSession,
     cursor: Cursor,
     *,
     limit: int,
     where: ColumnElement[bool] | None = None,
-    branches: list[ColumnElement[bool]] | None = None,
+    branches: tuple[ColumnElement[bool], ...] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> tuple[list[LogRow], Cursor, bool]:
     """Rows after ``cursor`` matching ``where`` (and any one of ``branches``), in commit order,
     at most ``limit``; the cursor to continue from; whether more rows are already available.
 
     ``branches`` are read as one ordered stream each, merged by the database (a device's scope:
     each branch walks its own ``(key, seq)`` index), so a pull costs the rows in its scope, not
-    every row written since its cursor."""
-    table = ChangeLog.__table__
-    condition = where if where is not None else true()
-    columns = [
-        table.c.seq,
-        table.c.at,
-        table.c.entity,
-        table.c.record_id,
-        table.c.op,
-        table.c.version,
-        table.c.data,
-        table.c.event,
-        table.c.device_id,
-        table.c.origin_device_id,
-    ]
+    every row written since its cursor. Without ``where``, the statements are built once per
+    ``branches`` (whose values come in ``params``) and reused."""
+    conditions = (_AFTER_SEQ,) if where is None else (_AFTER_SEQ, where)
+    params = dict(params or {})
+    reuse = where is None
     if _is_pg(session):
-        return await _read_pg(session, cursor, columns, condition, branches, limit)
-    raw = await _ordered(session, columns, [table.c.seq > cursor.q, condition], branches, limit + 1)
+        return await _read_pg(session, cursor, conditions, branches, limit, params, reuse)
+    params["after_seq"] = cursor.q
+    raw = await _ordered(session, conditions, branches, limit + 1, params, reuse)
     rows = [_row(r) for r in distinct_adjacent(raw, 1)[:limit]]
     more = len(raw) > limit
     last = rows[-1].seq if rows else cursor.q
@@ -214,21 +243,20 @@ async def read_log_rows(
 async def _read_pg(
     session: AsyncSession,
     cursor: Cursor,
-    columns: list[Any],
-    condition: ColumnElement[bool],
-    branches: list[ColumnElement[bool]] | None,
+    conditions: tuple[ColumnElement[bool], ...],
+    branches: tuple[ColumnElement[bool], ...] | None,
     limit: int,
+    params: dict[str, Any],
+    reuse: bool,
 ) -> tuple[list[LogRow], Cursor, bool]:
-    table = ChangeLog.__table__
     rows: list[LogRow] = []
     while True:
         lo = cursor.lo or _EMPTY_SNAPSHOT
         opened_earlier = cursor.hi is not None
         hi = cursor.hi or await _snapshot(session)
-        window = _PG_WINDOW.bindparams(xmin=_xmin(lo), xmax=_xmax(hi), lo=lo, hi=hi)
+        params.update(xmin=_xmin(lo), xmax=_xmax(hi), lo=lo, hi=hi, after_seq=cursor.q)
         want = limit - len(rows)
-        conditions = [window, table.c.seq > cursor.q, condition]
-        raw = await _ordered(session, columns, conditions, branches, want + 1)
+        raw = await _ordered(session, (_PG_WINDOW, *conditions), branches, want + 1, params, reuse)
         rows.extend(_row(r) for r in distinct_adjacent(raw, 1)[:want])
         if len(raw) > want:
             return rows, msgspec.structs.replace(cursor, lo=lo, hi=hi, q=rows[-1].seq), True
@@ -247,6 +275,9 @@ async def read_branches(
     branches: Sequence[ColumnElement[bool]],
     order: tuple[str, ...],
     limit: int,
+    params: dict[str, Any] | None = None,
+    *,
+    reuse: bool = False,
 ) -> list[Any]:
     """The first ``limit`` rows, by the columns named in ``order``, matching ``conditions`` and
     any of ``branches``: one ordered read per branch (each walks its own index), merged. A row
@@ -257,21 +288,40 @@ async def read_branches(
     on disk, for every page; there each branch is read alone (an index scan that stops at the
     limit) and the rows are merged here. Key columns compare the same way in Python as in the
     database: integers, or text in byte order (the "C" collation on PostgreSQL, migration
-    0006)."""
-    arms = [select(*columns).where(*conditions, branch) for branch in branches]
-    if len(arms) > 1 and not _is_pg(session):
-        merged = union_all(*arms)
-        stmt = merged.order_by(*(merged.selected_columns[name] for name in order)).limit(limit)
-        return list((await session.execute(stmt)).all())
-    streams = []
-    for arm in arms:
-        stmt = arm.order_by(*(arm.selected_columns[name] for name in order)).limit(limit)
-        streams.append((await session.execute(stmt)).all())
-    if len(streams) == 1:
-        return list(streams[0])
-    names = list(arms[0].selected_columns.keys())
+    0006).
+
+    ``params`` holds the values of bound parameters in the conditions and branches.
+    ``reuse``: the caller passes the same element objects every time (the page limit aside), so
+    the statements are built once and kept: building and hashing them cost about as much as
+    running them for a small pull."""
+    shape = (tuple(columns), tuple(conditions), tuple(branches), order, _is_pg(session))
+    statements = _statements(*shape) if reuse else _statements.__wrapped__(*shape)
+    values = {**(params or {}), "page_limit": limit}
+    if len(statements) == 1:
+        return list((await session.execute(statements[0], values)).all())
+    streams = [(await session.execute(stmt, values)).all() for stmt in statements]
+    names = [column.key for column in columns]
     key = operator.itemgetter(*(names.index(name) for name in order))
     return list(islice(heapq.merge(*streams, key=key), limit))
+
+
+@lru_cache(maxsize=64)
+def _statements(
+    columns: tuple[Any, ...],
+    conditions: tuple[ColumnElement[bool], ...],
+    branches: tuple[ColumnElement[bool], ...],
+    order: tuple[str, ...],
+    pg: bool,
+) -> tuple[Any, ...]:
+    """One statement per branch (PostgreSQL), or one ``UNION ALL`` of them (SQLite)."""
+    limit = bindparam("page_limit", type_=Integer)
+    arms = [select(*columns).where(*conditions, branch) for branch in branches]
+    if len(arms) > 1 and not pg:
+        merged = union_all(*arms)
+        return (merged.order_by(*(merged.selected_columns[n] for n in order)).limit(limit),)
+    return tuple(
+        arm.order_by(*(arm.selected_columns[n] for n in order)).limit(limit) for arm in arms
+    )
 
 
 def distinct_adjacent(rows: Sequence[Any], key_width: int) -> list[Any]:
@@ -290,13 +340,24 @@ def distinct_adjacent(rows: Sequence[Any], key_width: int) -> list[Any]:
 
 async def _ordered(
     session: AsyncSession,
-    columns: list[Any],
-    conditions: list[ColumnElement[bool]],
-    branches: list[ColumnElement[bool]] | None,
+    conditions: tuple[ColumnElement[bool], ...],
+    branches: tuple[ColumnElement[bool], ...] | None,
     limit: int,
+    params: dict[str, Any],
+    reuse: bool,
 ) -> list[Any]:
-    """Rows matching ``conditions`` (and one of ``branches``) in seq order, at most ``limit``."""
-    return await read_branches(session, columns, conditions, branches or [true()], ("seq",), limit)
+    """Log rows matching ``conditions`` (and one of ``branches``) in seq order, at most
+    ``limit``."""
+    return await read_branches(
+        session,
+        _LOG_COLUMNS,
+        conditions,
+        branches or _EVERYTHING,
+        ("seq",),
+        limit,
+        params,
+        reuse=reuse,
+    )
 
 
 def _row(r: Any) -> LogRow:

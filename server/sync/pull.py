@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Text, and_, case, cast, null, select, tuple_
+from sqlalchemy import ColumnElement, Text, and_, case, cast, null, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.auth.models import Role
 from server.auth.principal import Principal
 from server.errors import BadRequest
 from server.settings import Settings
@@ -34,7 +36,13 @@ from server.sync.log import (
     read_log_rows,
 )
 from server.sync.models import ChangeLog, SyncRecord
-from server.sync.scope import scope_branches, scope_filter, scope_key
+from server.sync.scope import (
+    device_branch,
+    scope_branches,
+    scope_filter,
+    scope_key,
+    scope_params,
+)
 from sync.checksum import record_term
 from sync.messages import Change, ConflictNotice, Eviction, PullItem, PullPage, ScopeChecksum
 
@@ -73,14 +81,12 @@ async def pull(
         )
 
     await check_horizon(session, position, settings.sync_retention_days)
-    columns = ChangeLog.__table__.c
-    # The caller's scope, one branch per index; rows addressed to one device have no scope keys.
-    branches = [
-        *(and_(columns.device_id.is_(None), b) for b in scope_branches(principal, columns)),
-        columns.device_id == principal.device_id,
-    ]
     rows, next_position, more = await read_log_rows(
-        session, position, limit=limit, branches=branches
+        session,
+        position,
+        limit=limit,
+        branches=_log_branches(principal.role),
+        params=scope_params(principal),
     )
     items = [_item(row) for row in rows]
     sums = await scope_checksums(session, principal) if checksums and not more else None
@@ -128,9 +134,10 @@ async def _snapshot_page(
         session,
         columns,
         conditions,
-        scope_branches(principal, table.c),
+        scope_branches(principal.role, table),
         ("entity", "record_id"),
         limit + 1,
+        scope_params(principal),
     )
     page = distinct_adjacent(rows, 2)[:limit]
     if raw_json:
@@ -170,6 +177,15 @@ async def _snapshot_page(
 _bodies = msgspec.json.Decoder(list[dict[str, Any]])
 
 
+@cache
+def _log_branches(role: Role) -> tuple[ColumnElement[bool], ...]:
+    """A role's scope over the change log, one branch per index: the shared rows in its scope,
+    and the rows addressed to the caller's device alone (which carry no scope keys)."""
+    table = ChangeLog.__table__
+    shared = (and_(table.c.device_id.is_(None), b) for b in scope_branches(role, table))
+    return (*shared, device_branch(table))
+
+
 def _item(row: LogRow) -> PullItem:
     if row.op == "evict":
         return Eviction(entity=row.entity, id=row.record_id)
@@ -187,8 +203,9 @@ async def scope_checksums(session: AsyncSession, principal: Principal) -> list[S
     table = SyncRecord.__table__
     result = await session.stream(
         select(table.c.entity, table.c.record_id, table.c.version).where(
-            table.c.deleted.is_(False), scope_filter(principal, table.c, None)
-        )
+            table.c.deleted.is_(False), scope_filter(principal.role, table)
+        ),
+        scope_params(principal),
     )
     counts: dict[str, int] = defaultdict(int)
     digests: dict[str, int] = defaultdict(int)

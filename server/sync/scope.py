@@ -24,9 +24,10 @@ Per entity (the "Scope" column of docs/conflict-rules.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Table, and_, bindparam, false, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -39,14 +40,17 @@ from server.tickets.models import Ticket, TicketComment
 from server.visits.models import Visit
 
 __all__ = [
+    "DEVICE_PARAM",
     "PARENTS",
     "PUBLIC_ENTITIES",
     "SCOPE_CHILDREN",
     "ScopeKeys",
     "ScopeResolver",
+    "device_branch",
     "scope_branches",
     "scope_filter",
     "scope_key",
+    "scope_params",
 ]
 
 PUBLIC_ENTITIES = frozenset({"product", "price_list", "price"})
@@ -181,29 +185,62 @@ def scope_key(principal: Principal) -> str:
     return f"{principal.role}:{principal.territory_id or '-'}:{principal.region_id or '-'}"
 
 
-def scope_branches(principal: Principal, columns: Any) -> list[ColumnElement[bool]]:
-    """The caller's scope over territory_id/user_id/region_id/public columns, as disjuncts that
-    each match one index (a bootstrap reads them as separately ordered streams, server/sync/
-    pull.py). A record may satisfy more than one."""
-    role = principal.role
+TERRITORY_PARAM = "scope_territory_id"
+USER_PARAM = "scope_user_id"
+REGION_PARAM = "scope_region_id"
+DEVICE_PARAM = "scope_device_id"
+
+
+def scope_params(principal: Principal) -> dict[str, Any]:
+    """Values for the parameters of ``scope_branches``, ``scope_filter`` and ``device_branch``:
+    every statement built from them is executed with these (a missing one is an error, never a
+    wider scope)."""
+    return {
+        TERRITORY_PARAM: principal.territory_id,
+        USER_PARAM: principal.user_id,
+        REGION_PARAM: principal.region_id,
+        DEVICE_PARAM: principal.device_id,
+    }
+
+
+@cache
+def scope_branches(role: Role, table: Table) -> tuple[ColumnElement[bool], ...]:
+    """A role's scope over a table's territory_id/user_id/region_id/public columns, as disjuncts
+    that each match one index (pulls read them as separately ordered streams, server/sync/
+    pull.py). A record may satisfy more than one. The caller's own keys are bound parameters
+    (``scope_params``), so each role's predicates, and the statements built from them, are
+    built once and reused for every caller."""
+    columns = table.c
     if role is Role.ADMIN:
-        return [true()]
+        return (true(),)
     if role is Role.MANAGER:
-        return [columns.public.is_(True), columns.region_id == principal.region_id]
+        return (columns.public.is_(True), columns.region_id == _param(REGION_PARAM))
     if role is Role.REP:
-        return [
+        return (
             columns.public.is_(True),
-            and_(columns.territory_id.is_not(None), columns.territory_id == principal.territory_id),
-            columns.user_id == principal.user_id,
-        ]
-    return [false()]
+            and_(
+                columns.territory_id.is_not(None), columns.territory_id == _param(TERRITORY_PARAM)
+            ),
+            columns.user_id == _param(USER_PARAM),
+        )
+    return (false(),)
 
 
-def scope_filter(principal: Principal, columns: Any, device_id: str | None) -> ColumnElement[bool]:
+@cache
+def device_branch(table: Table) -> ColumnElement[bool]:
+    """Rows addressed to the caller's device alone (conflict notices): no scope keys."""
+    return table.c.device_id == _param(DEVICE_PARAM)
+
+
+def scope_filter(role: Role, table: Table) -> ColumnElement[bool]:
     """A predicate over a table with territory_id/user_id/region_id/public (and, for the change
-    log, device_id) columns, selecting what ``principal`` may receive."""
-    shared = or_(*scope_branches(principal, columns))
-    device_col = getattr(columns, "device_id", None)
-    if device_col is None:
+    log, device_id) columns, selecting what a caller of ``role`` may receive; execute it with
+    ``scope_params``."""
+    shared = or_(*scope_branches(role, table))
+    if "device_id" not in table.c:
         return shared
-    return or_(and_(device_col.is_(None), shared), device_col == device_id)
+    return or_(and_(table.c.device_id.is_(None), shared), device_branch(table))
+
+
+def _param(name: str) -> Any:
+    return bindparam(name, required=True)

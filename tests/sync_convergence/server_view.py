@@ -14,7 +14,7 @@ from server.auth.models import Role, User
 from server.auth.principal import Principal
 from server.sync.entities import syncable_models, wire_record
 from server.sync.models import ConflictRecord, QuarantinedMutation, SyncRecord
-from server.sync.scope import scope_filter
+from server.sync.scope import scope_filter, scope_params
 from tests.seed import run_db
 
 __all__ = ["ConflictRow", "IndexRow", "ServerRow", "ServerView", "read_server"]
@@ -84,8 +84,9 @@ def read_server(url: str, devices: dict[str, str]) -> ServerView:
             principal = await _principal(session, user_id, device_id)
             visible = await session.execute(
                 select(table.c.entity, table.c.record_id).where(
-                    table.c.deleted.is_(False), scope_filter(principal, table.c, None)
-                )
+                    table.c.deleted.is_(False), scope_filter(principal.role, table)
+                ),
+                scope_params(principal),
             )
             scopes[device_id] = {(e, i): index[(e, i)] for e, i in visible}
         conflicts = [
