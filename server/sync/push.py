@@ -29,7 +29,7 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,9 +115,19 @@ def _groups(mutations: list[Mutation]) -> list[list[Mutation]]:
     return groups
 
 
-async def _lock_device_state(session: AsyncSession, principal: Principal) -> DeviceSyncState:
+@dataclass
+class _DeviceState:
+    """The device's sync-state row as this push found it, and what the push makes of it."""
+
+    last_seq: int
+    pending: int | None
+    rejected: int
+
+
+async def _lock_device_state(session: AsyncSession, principal: Principal) -> _DeviceState:
     """The device's sync-state row, created if new, locked for this transaction: one upsert that
-    returns the row (on PostgreSQL, ON CONFLICT DO UPDATE holds the row lock until commit)."""
+    returns the row (on PostgreSQL, ON CONFLICT DO UPDATE holds the row lock until commit).
+    Core rows, not an ORM object: the push reads three values and writes the row once."""
     assert principal.device_id and principal.user_id
     table = DeviceSyncState.__table__
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -126,14 +136,47 @@ async def _lock_device_state(session: AsyncSession, principal: Principal) -> Dev
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.device_id], set_={"device_id": stmt.excluded.device_id}
-    ).returning(*table.c)
-    state: DeviceSyncState = (
-        await session.scalars(
-            select(DeviceSyncState).from_statement(stmt),
-            execution_options={"populate_existing": True},
-        )
-    ).one()
-    return state
+    ).returning(table.c.last_seq, table.c.pending, table.c.rejected)
+    row = (await session.execute(stmt)).one()
+    return _DeviceState(last_seq=row.last_seq, pending=row.pending, rejected=row.rejected)
+
+
+_SAVE_DEVICE_STATE = (
+    update(DeviceSyncState.__table__)
+    .where(DeviceSyncState.__table__.c.device_id == bindparam("device"))
+    .values(
+        last_seq=bindparam("last_seq"),
+        last_push_at=bindparam("last_push_at"),
+        pending=bindparam("pending"),
+        oldest_pending_at=bindparam("oldest_pending_at"),
+        rejected=bindparam("rejected"),
+    )
+)
+
+
+async def _save_device_state(
+    session: AsyncSession,
+    principal: Principal,
+    state: _DeviceState,
+    request: PushRequest,
+    seqs: list[int],
+    now: datetime,
+) -> None:
+    if request.pending is not None:
+        state.pending = max(request.pending - len(request.mutations), 0)
+    await session.execute(
+        _SAVE_DEVICE_STATE,
+        {
+            "device": principal.device_id,
+            "last_seq": max(state.last_seq, *seqs) if seqs else state.last_seq,
+            "last_push_at": now,
+            "pending": state.pending,
+            "oldest_pending_at": (
+                _parse_time(request.oldest_pending_at) if state.pending else None
+            ),
+            "rejected": state.rejected,
+        },
+    )
 
 
 async def push(
@@ -226,11 +269,6 @@ async def _push(
         # The fast pass flushes once, below: observing the batch's latest stamp here puts every
         # stamp the server makes from now on after the device's writes.
         _observe_latest([m for group, _ in processed for m in group], settings)
-    state.last_seq = max(state.last_seq, *seqs) if seqs else state.last_seq
-    state.last_push_at = now
-    if request.pending is not None:
-        state.pending = max(request.pending - len(request.mutations), 0)
-    state.oldest_pending_at = _parse_time(request.oldest_pending_at) if state.pending else None
     if not careful:
         try:
             await _insert_created(session, created, batch, now)
@@ -246,6 +284,7 @@ async def _push(
             outcome.results = [_final(r, batch) for r in outcome.results]
             for m, result in zip(group, outcome.results, strict=True):
                 answers[m.seq] = result
+    await _save_device_state(session, principal, state, request, seqs, now)
     await _record(session, principal, processed, now)
     if new_leads:
         await domain.assign_new_leads(session, new_leads, now=now)
