@@ -21,6 +21,7 @@ from server.auth.principal import Principal
 from server.auth.tokens import decode_access_token, digest
 from server.db.base import utcnow
 from server.errors import Unauthorized
+from server.org.models import Territory
 
 __all__ = ["SESSION_COOKIE", "AuthMiddleware", "authenticate_token"]
 
@@ -75,10 +76,12 @@ _PRINCIPAL_ROW = (
         User.active,
         User.region_id,
         User.territory_id,
+        Territory.region_id.label("territory_region_id"),
         Device.revoked_at,
         Device.token_generation,
     )
     .join(Device, Device.user_id == User.id)
+    .outerjoin(Territory, Territory.id == User.territory_id)
     .where(Device.id == bindparam("device_id"), User.id == bindparam("user_id"))
 )
 
@@ -109,6 +112,7 @@ async def authenticate_token(state: Any, token: str) -> Principal:
         device_id=claims.device_id,
         region_id=row.region_id,
         territory_id=row.territory_id,
+        territory_region_id=row.territory_region_id,
     )
 
 

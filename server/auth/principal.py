@@ -18,6 +18,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     device_id: str | None = None
     region_id: str | None = None
     territory_id: str | None = None
+    territory_region_id: str | None = None
+    """The region of the user's territory, read with the user: the scope keys of what a rep
+    pushes in their own territory need it, and it saves each push a lookup."""
     api_key_id: str | None = None
     scopes: frozenset[str] = frozenset()
 

@@ -271,7 +271,7 @@ async def _push(
         _observe_latest([m for group, _ in processed for m in group], settings)
     if not careful:
         try:
-            await _insert_created(session, created, batch, now)
+            await _insert_created(session, principal, created, batch, now)
             await session.flush()
         except IntegrityError as exc:
             logger.info(
@@ -296,7 +296,11 @@ async def _push(
 
 
 async def _insert_created(
-    session: AsyncSession, created: list[SyncableMixin], known: Known, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    created: list[SyncableMixin],
+    known: Known,
+    now: datetime,
 ) -> None:
     """Write the batch's new records with one Core statement per table, parents first, and
     their change rows through the same capture code a flush uses. A new record costs a fraction
@@ -313,7 +317,11 @@ async def _insert_created(
         rows = by_table.get(table)
         if rows:
             await session.execute(insert(table), rows)
-    await session.run_sync(capture_created, created, [o for o in known.values() if o is not None])
+    loaded = [o for o in known.values() if o is not None]
+    regions: dict[str, str | None] = {}
+    if principal.territory_id is not None and principal.territory_region_id is not None:
+        regions[principal.territory_id] = principal.territory_region_id
+    await session.run_sync(capture_created, created, loaded, regions)
 
 
 @cache

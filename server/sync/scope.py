@@ -82,7 +82,8 @@ class ScopeResolver:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._territory_region: dict[str, str | None] = {}
+        self.territory_regions: dict[str, str | None] = {}
+        """Territory id → region id, read once per flush (or known beforehand)."""
         self._user_region: dict[str, str | None] = {}
         self.preloaded: dict[tuple[type[Any], str], Any] = {}
         """Parents fetched in bulk beforehand (rows or objects), consulted first."""
@@ -101,11 +102,11 @@ class ScopeResolver:
     def territory_region(self, territory_id: str | None) -> str | None:
         if territory_id is None:
             return None
-        if territory_id not in self._territory_region:
-            self._territory_region[territory_id] = self.session.execute(
+        if territory_id not in self.territory_regions:
+            self.territory_regions[territory_id] = self.session.execute(
                 select(Territory.region_id).where(Territory.id == territory_id)
             ).scalar_one_or_none()
-        return self._territory_region[territory_id]
+        return self.territory_regions[territory_id]
 
     def user_region(self, user_id: str | None) -> str | None:
         if user_id is None:
