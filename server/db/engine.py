@@ -103,16 +103,23 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front (BEGIN IMMEDIATE) so two transactions that both read
         # then write cannot deadlock on a lock upgrade; readers keep a cheap deferred BEGIN.
+        # A single read may skip the transaction altogether ("NONE"): SQLite reads a consistent
+        # snapshot per statement, and the read-only guard below only matters inside a BEGIN.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode == "NONE":
+            return
         writing = mode == "IMMEDIATE"
         if writing:
             gate.enter(conn.info)
+        # Straight to the driver: these run for every transaction, and SQLAlchemy's execution
+        # machinery around a statement costs more than SQLite spends on it.
+        raw = conn.connection.dbapi_connection
         if conn.info.get(_READ_ONLY, False) == writing:
             # A reader that tried to write would wait for the write lock on the event loop's
             # thread while the writer holding it waits for that loop: refuse it at once instead.
-            conn.connection.dbapi_connection.execute(f"PRAGMA query_only={int(not writing)}")
+            raw.execute(f"PRAGMA query_only={int(not writing)}")
             conn.info[_READ_ONLY] = not writing
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        raw.execute(f"BEGIN {mode}")
 
     @event.listens_for(sync_engine.pool, "checkin")
     def _on_checkin(_dbapi_conn: Any, record: Any) -> None:

@@ -179,7 +179,8 @@ async def head_cursor(session: AsyncSession) -> str:
     return encode_cursor(await head_position(session))
 
 
-_HORIZON = select(SyncMeta.value).where(SyncMeta.key == _HORIZON_KEY)
+# A Core statement, not an ORM one: it runs on every incremental pull.
+_HORIZON = select(SyncMeta.__table__.c.value).where(SyncMeta.__table__.c.key == _HORIZON_KEY)
 
 
 async def check_horizon(session: AsyncSession, cursor: Cursor, retention_days: int) -> None:

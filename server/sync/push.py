@@ -272,7 +272,8 @@ async def _push(
     if not careful:
         try:
             await _insert_created(session, principal, created, batch, now)
-            await session.flush()
+            if session.new or session.dirty or session.deleted:  # most pushes only create
+                await session.flush()
         except IntegrityError as exc:
             logger.info(
                 "push batch hit a constraint; retrying transaction by transaction: %s", exc.orig
