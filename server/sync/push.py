@@ -129,16 +129,23 @@ async def _lock_device_state(session: AsyncSession, principal: Principal) -> _De
     returns the row (on PostgreSQL, ON CONFLICT DO UPDATE holds the row lock until commit).
     Core rows, not an ORM object: the push reads three values and writes the row once."""
     assert principal.device_id and principal.user_id
+    stmt = _lock_statement(session.get_bind().dialect.name)
+    row = (
+        await session.execute(stmt, {"device": principal.device_id, "user": principal.user_id})
+    ).one()
+    return _DeviceState(last_seq=row.last_seq, pending=row.pending, rejected=row.rejected)
+
+
+@cache
+def _lock_statement(dialect_name: str) -> Any:
     table = DeviceSyncState.__table__
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(
-        device_id=principal.device_id, user_id=principal.user_id, last_seq=0, rejected=0
+        device_id=bindparam("device"), user_id=bindparam("user"), last_seq=0, rejected=0
     )
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[table.c.device_id], set_={"device_id": stmt.excluded.device_id}
     ).returning(table.c.last_seq, table.c.pending, table.c.rejected)
-    row = (await session.execute(stmt)).one()
-    return _DeviceState(last_seq=row.last_seq, pending=row.pending, rejected=row.rejected)
 
 
 _SAVE_DEVICE_STATE = (
@@ -389,16 +396,20 @@ async def _prefetch(
         if model is None:
             continue
         id_list = sorted(ids)
+        stmt = _prefetch_statement(model, lock)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start : start + 500]
-            stmt = select(model).where(model.id.in_(chunk))
-            if lock:
-                stmt = stmt.with_for_update()
-            for obj in (await session.execute(stmt)).scalars():
+            for obj in (await session.execute(stmt, {"ids": chunk})).scalars():
                 found[(entity, obj.id)] = obj
             for record_id in chunk:
                 found.setdefault((entity, record_id), None)
     return found
+
+
+@cache
+def _prefetch_statement(model: type[SyncableMixin], lock: bool) -> Any:
+    stmt = select(model).where(model.id.in_(bindparam("ids", expanding=True)))
+    return stmt.with_for_update() if lock else stmt
 
 
 def _parse_time(value: str | None) -> datetime | None:
