@@ -2,7 +2,8 @@
 
 Normal writes keep the index current through change capture. Bulk loads that bypass the ORM
 (the demo data set, an import) call ``reindex_all`` afterwards; it recomputes every record's wire
-form and scope keys with the same code capture uses, so the two can never disagree.
+form and scope keys with the same code capture uses, so the two can never disagree. On
+PostgreSQL it then refreshes the table's planner statistics.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -80,6 +81,12 @@ def _reindex(session: Session) -> int:
             upsert_records(conn, records)
             total += len(records)
             last = chunk[-1].id
+    if conn.dialect.name == "postgresql":
+        # The planner's statistics still describe the table before the load until autovacuum
+        # gets to it: it then takes a 50,000-record scope for a few rows and sorts each bootstrap
+        # page on disk (53 ms a page against 4 ms with fresh statistics). SQLite's planner needs
+        # no statistics for these queries.
+        conn.execute(text("ANALYZE sync_records"))
     return total
 
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+import pytest
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.sync.index import reindex_all
@@ -39,3 +40,23 @@ def test_reindexing_rebuilds_exactly_what_change_capture_wrote(store: Store, wor
 
     assert run_db(store.url, rebuild) == len(captured)
     assert _index(store.url) == captured
+
+
+def test_reindexing_on_postgresql_leaves_the_planner_fresh_statistics(
+    store: Store, world: World
+) -> None:
+    if store.is_sqlite:
+        pytest.skip("SQLite's planner keeps no statistics for these queries")
+
+    async def columns_with_statistics(session: AsyncSession) -> int:
+        query = text("SELECT count(*) FROM pg_stats WHERE tablename = 'sync_records'")
+        return int((await session.execute(query)).scalar_one())
+
+    async def no_autovacuum(session: AsyncSession) -> None:
+        # This test's own database: only the reindex may gather the statistics.
+        await session.execute(text("ALTER TABLE sync_records SET (autovacuum_enabled = false)"))
+
+    run_db(store.url, no_autovacuum)
+    assert run_db(store.url, columns_with_statistics) == 0
+    run_db(store.url, reindex_all)
+    assert run_db(store.url, columns_with_statistics) > 0
