@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["MAX_COUNTER", "MAX_WALL_MS", "Hlc", "bound", "receive", "send", "wall_now_ms"]
 
@@ -67,10 +68,19 @@ class Hlc:
 
     @classmethod
     def parse(cls, text: str) -> Hlc:
-        match = _PATTERN.fullmatch(text) if isinstance(text, str) else None
-        if match is None:
+        if not isinstance(text, str):
             raise ValueError(f"malformed HLC stamp: {text!r}")
-        return cls(int(match.group(1)), int(match.group(2)), match.group(3))
+        return _parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Hlc:
+    # Stamps are immutable and a push parses each several times (bounding it, merging it, the
+    # transaction's latest): remembered, the repeats cost a dictionary lookup.
+    match = _PATTERN.fullmatch(text)
+    if match is None:
+        raise ValueError(f"malformed HLC stamp: {text!r}")
+    return Hlc(int(match.group(1)), int(match.group(2)), match.group(3))
 
 
 def wall_now_ms() -> int:
