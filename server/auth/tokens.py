@@ -62,7 +62,7 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
     if claims is None:
         claims = _verify(token, secret)
         if len(_verified) >= _VERIFIED_MAX:
-            del _verified[next(iter(_verified))]
+            _verified.pop(next(iter(_verified), key), None)  # the oldest entry
         _verified[key] = claims
     if claims.expires_at <= datetime.now(UTC):
         _verified.pop(key, None)

@@ -3,9 +3,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from server.auth import tokens
 from server.auth.tokens import issue_access_token
 from server.settings import Settings
 from tests.seed import auth_headers, seed_world, token_for
@@ -177,3 +179,21 @@ def test_no_credentials_is_401_on_every_resource(
     for path in ("/api/v1/accounts", "/api/v1/orders", "/api/v1/devices", "/api/v1/users"):
         response = client.get(path)
         assert response.status_code == 401, path
+
+
+def test_the_verified_token_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "_VERIFIED_MAX", 2)
+    monkeypatch.setattr(tokens, "_verified", {})
+    secret = "a-secret-that-is-long-enough-for-hs256-signing"
+    now = datetime.now(UTC)
+    issued = [
+        issue_access_token(
+            secret=secret, user_id=f"u{n}", device_id=f"d{n}", generation=1, now=now, ttl_s=60
+        )[0]
+        for n in range(3)
+    ]
+    for n, token in enumerate(issued):
+        assert tokens.decode_access_token(token, secret=secret).device_id == f"d{n}"
+    assert len(tokens._verified) == 2
+    # A forgotten token is simply verified again.
+    assert tokens.decode_access_token(issued[0], secret=secret).user_id == "u0"
