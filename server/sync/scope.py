@@ -40,7 +40,6 @@ from server.tickets.models import Ticket, TicketComment
 from server.visits.models import Visit
 
 __all__ = [
-    "DEVICE_PARAM",
     "PARENTS",
     "PUBLIC_ENTITIES",
     "SCOPE_CHILDREN",

@@ -11,11 +11,14 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Account
+from server.auth.models import Role
 from server.sync.log import compact
 from server.sync.models import ChangeLog, SyncRecord
+from server.sync.scope import scope_filter
 from sync import codec
 from sync.checksum import scope_digest
 from sync.ids import new_id
@@ -318,3 +321,16 @@ def test_record_keys_sort_in_byte_order_on_postgresql(store: Store) -> None:
         return {name for (name,) in rows}
 
     assert run_db(store.url, work) == {"C"}
+
+
+def test_a_scope_read_without_the_callers_keys_fails_instead_of_widening(
+    store: Store, world: World
+) -> None:
+    table = SyncRecord.__table__
+    query = select(table.c.record_id).where(scope_filter(Role.REP, table))
+
+    async def unbound(session: AsyncSession) -> None:
+        await session.execute(query)
+
+    with pytest.raises(StatementError, match="scope_"):
+        run_db(store.url, unbound)
