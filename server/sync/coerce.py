@@ -13,7 +13,7 @@ import msgspec
 from sqlalchemy import String, inspect
 from sqlalchemy.types import TypeDecorator
 
-from server.sync.entities import model_for, to_wire
+from server.sync.entities import JSON_SCALARS, model_for, to_wire
 
 __all__ = ["FieldError", "coerce", "from_wire"]
 
@@ -49,10 +49,6 @@ def _columns(entity: str) -> dict[str, _Column]:
     return found
 
 
-_PLAIN = frozenset({str, int, float, bool})
-"""Types a wire value can already have exactly (a float may still be NaN)."""
-
-
 def from_wire(entity: str, field: str, value: Any) -> Any:
     """The Python value for column ``field`` (raises FieldError naming the field)."""
     column = _columns(entity).get(field)
@@ -65,7 +61,7 @@ def from_wire(entity: str, field: str, value: Any) -> Any:
     target = column.python_type
     if target is object or target in (dict, list):
         return value
-    if type(value) is target and target in _PLAIN:
+    if type(value) is target and target in JSON_SCALARS:
         # Already the column's type: only the length is left to check.
         if column.max_length is not None and target is str and len(value) > column.max_length:
             raise FieldError(field, f"{field} is longer than {column.max_length} characters")

@@ -13,6 +13,7 @@ from server.db.base import Base, SyncableMixin
 __all__ = [
     "ENVELOPE_FIELDS",
     "INTERNAL_COLUMNS",
+    "JSON_SCALARS",
     "entity_of",
     "model_for",
     "syncable_models",
@@ -20,6 +21,9 @@ __all__ = [
     "to_wire",
     "wire_record",
 ]
+
+JSON_SCALARS = frozenset({str, int, float, bool})
+"""Types whose values are already their own wire form (a float may still be NaN)."""
 
 INTERNAL_COLUMNS = frozenset({"field_clocks", "deleted_at", "origin_device_id"})
 """Kept by the server for merging and never sent to devices."""
@@ -73,11 +77,8 @@ def wire_record(obj: Any, entity: str | None = None) -> dict[str, Any]:
     data = {}
     for name in _wire_names(entity):
         value = state[name] if name in state else getattr(obj, name)
-        data[name] = value if value is None or type(value) in _JSON_SCALARS else to_wire(value)
+        data[name] = value if value is None or type(value) in JSON_SCALARS else to_wire(value)
     return data
-
-
-_JSON_SCALARS = frozenset({str, int, float, bool})
 
 
 @cache
