@@ -43,7 +43,7 @@ from client_sdk.store import Store, dumps
 from client_sdk.transport import Transport
 from sync import clock
 from sync.checksum import scope_digest
-from sync.messages import Change, ConflictNotice, Eviction, PullPage, PushRequest
+from sync.messages import Change, ConflictNotice, Eviction, PullPage, PullRequest, PushRequest
 
 __all__ = ["Progress", "ProgressCallback", "StepHook", "SyncEngine", "SyncReport"]
 
@@ -108,8 +108,8 @@ class SyncEngine:
         run_id = self._start_run()
         try:
             for _ in range(3):
-                last_seq = self._push_all(report, progress)
-                self._pull_all(report, progress)
+                last_seq, page = self._push_all(report, progress)
+                self._pull_all(report, progress, first=page)
                 # Writes made while we pulled (another thread of the app) go out now.
                 if not self.outbox.next_batch(1, after_seq=last_seq):
                     break
@@ -122,20 +122,27 @@ class SyncEngine:
         return report
 
     # Push ----------------------------------------------------------------------------------------
-    def _push_all(self, report: SyncReport, progress: ProgressCallback | None) -> int:
+    def _push_all(
+        self, report: SyncReport, progress: ProgressCallback | None
+    ) -> tuple[int, PullPage | None]:
+        """Push every pending batch. The last one also asks for the first pull page when the
+        server takes that (one round trip for a small sync); returns the last seq pushed and
+        that page, if it came."""
         device_id = str(self.store.get_meta("device_id"))
         batch_size = self.batch_size
         after = 0
         while True:
             batch = self.outbox.next_batch(batch_size, after_seq=after)
             if not batch:
-                return after
+                return after, None
+            last = not self.outbox.next_batch(1, after_seq=batch[-1].seq)
             request = PushRequest(
                 device_id=device_id,
                 mutations=[m.message() for m in batch],
                 hlc=self.store.get_meta("hlc"),
                 pending=self.outbox.pending_count(),
                 oldest_pending_at=self.outbox.oldest_pending_at(),
+                pull=self._pull_request() if last and self.store.get_meta("server_pulls") else None,
             )
             self.store.make_durable()
             self.step("push:before")
@@ -150,6 +157,8 @@ class SyncEngine:
             with self.store.atomic():
                 answered = self.outbox.answer(response.results)
                 self._observe_clock(response.server_hlc)
+                if bool(self.store.get_meta("server_pulls")) != response.pulls:
+                    self.store.set_meta("server_pulls", response.pulls)
             self.step("push:answered")
             report.pushed += len(batch)
             report.applied += answered.applied
@@ -166,18 +175,36 @@ class SyncEngine:
                         pending=self.outbox.pending_count(),
                     )
                 )
+            if request.pull is not None and response.page is not None:
+                return after, response.page
+
+    def _pull_request(self) -> PullRequest:
+        return PullRequest(
+            cursor=self.store.get_meta("cursor"),
+            limit=self.page_limit,
+            checksums=self.verify_checksums,
+        )
 
     # Pull ----------------------------------------------------------------------------------------
-    def _pull_all(self, report: SyncReport, progress: ProgressCallback | None) -> None:
+    def _pull_all(
+        self,
+        report: SyncReport,
+        progress: ProgressCallback | None,
+        first: PullPage | None = None,
+    ) -> None:
+        """Pull pages until caught up, starting with ``first`` when the push brought it."""
         cursor: str | None = self.store.get_meta("cursor")
         recovered = False
         rechecked = False
         while True:
-            self.step("pull:before")
             try:
-                page = self.transport.pull(
-                    cursor, limit=self.page_limit, checksums=self.verify_checksums
-                )
+                if first is not None:
+                    page, first = first, None
+                else:
+                    self.step("pull:before")
+                    page = self.transport.pull(
+                        cursor, limit=self.page_limit, checksums=self.verify_checksums
+                    )
             except CursorExpired:
                 if recovered:
                     raise

@@ -25,6 +25,7 @@ __all__ = [
     "Mutation",
     "PullItem",
     "PullPage",
+    "PullRequest",
     "PushRequest",
     "PushResponse",
     "RejectReason",
@@ -90,8 +91,27 @@ class Delete(_Msg, tag="delete", frozen=True):
 
 Mutation = Upsert | Delete
 
+PageLimit = Annotated[int, msgspec.Meta(ge=1, le=5000)]
 
-class PushRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+
+class PullRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """A pull asked for inside a push (``PushRequest.pull``): the same choices as the query of
+    ``GET /sync/pull``, but for ``resync``. The answer's ``page`` is what that GET would have
+    returned right after the push."""
+
+    cursor: str | None = None
+    limit: PageLimit | None = None
+    checksums: bool = False
+
+
+class PushRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """Fields left at their defaults are not sent, so a server that predates a field still
+    reads a request that does not use it."""
+
     device_id: Id
     mutations: list[Mutation]
     hlc: Hlc | None = None
@@ -100,6 +120,9 @@ class PushRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """How many mutations the device's outbox holds in all (this batch included)."""
     oldest_pending_at: str | None = None
     """ISO 8601 time the oldest unsent mutation was captured; shown on the sync health page."""
+    pull: PullRequest | None = None
+    """Also pull, after the push is committed, and answer with the page: a sync in one round
+    trip. Send it only to a server that said it takes it (``PushResponse.pulls``)."""
 
 
 class Applied(_Msg, tag="applied", frozen=True):
@@ -138,6 +161,12 @@ Result = Applied | Merged | Rejected
 class PushResponse(msgspec.Struct, frozen=True, kw_only=True):
     results: list[Result]
     server_hlc: str
+    page: PullPage | None = None
+    """The page the push's ``pull`` asked for; absent when it asked none, or when the server
+    could not answer it here (an expired cursor, say): the device then pulls as usual, which
+    answers the error."""
+    pulls: bool = False
+    """The server takes ``PushRequest.pull``. Older servers leave it out (false)."""
 
 
 class Change(_Msg, tag="change", frozen=True):

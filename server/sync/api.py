@@ -4,6 +4,7 @@ and check the protocol version header once, here at the edge."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from server.auth.guards import principal_of, requires_role, requires_user
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.db.base import utcnow
+from server.db.session import begin_reading
 from server.errors import BadRequest, FieldlineError, UnsupportedMediaType, UpgradeRequired
 from server.metrics import METRICS
 from server.sync import pull as pull_service
@@ -29,8 +31,11 @@ from server.sync.log import compact
 from server.sync.models import DeviceSyncState
 from sync import codec
 from sync.errors import MalformedMessage, ProtocolMismatch, SyncError
+from sync.messages import PullPage
 
 __all__ = ["SyncController"]
+
+logger = logging.getLogger("fieldline.sync")
 
 _PULL_TOUCH_INTERVAL_S = 60.0
 _last_pull_touch: dict[str, float] = {}
@@ -89,12 +94,29 @@ def _as_http(exc: SyncError) -> FieldlineError:
     return kind(exc.detail, extra={"code": exc.reason})
 
 
-def _encoded(
-    msg: Any, request: Request[Any, Any, Any], fallback: str | None = None
-) -> Response[bytes]:
-    accept = request.headers.get("accept")
-    media_type = codec.negotiate(accept) if accept else codec.canonical_media_type(fallback)
-    return Response(codec.encode(msg, media_type), media_type=media_type)
+async def _page(
+    db: AsyncSession,
+    principal: Principal,
+    state: State,
+    media_type: str,
+    *,
+    cursor: str | None,
+    limit: int | None,
+    checksums: bool,
+    resync: str | None = None,
+) -> PullPage:
+    page = await pull_service.pull(
+        db,
+        principal,
+        state.settings,
+        cursor=cursor,
+        limit=limit or state.settings.sync_page_size,
+        checksums=checksums,
+        resync=resync,
+        raw_json=media_type == codec.MEDIA_JSON,
+    )
+    METRICS.count("pulled_items", len(page.items))
+    return page
 
 
 class SyncController(Controller):
@@ -112,8 +134,36 @@ class SyncController(Controller):
             message = codec.decode_push(body, content_type)
         except MalformedMessage as exc:
             raise _as_http(exc) from exc
-        result = await push_service.push(db, principal_of(request), message, state.settings)
-        return _encoded(result, request, content_type)
+        principal = principal_of(request)
+        result = await push_service.push(db, principal, message, state.settings)
+        result = msgspec.structs.replace(result, pulls=True)
+        accept = request.headers.get("accept")
+        media_type = codec.negotiate(accept) if accept else codec.canonical_media_type(content_type)
+        background = None
+        if message.pull is not None:
+            # The pull reads after the push is committed, as a separate GET would: on
+            # PostgreSQL the push's changes must be visible to the snapshot the cursor takes.
+            await db.commit()
+            await begin_reading(db, state)
+            try:
+                page = await _page(
+                    db,
+                    principal,
+                    state,
+                    media_type,
+                    cursor=message.pull.cursor,
+                    limit=message.pull.limit,
+                    checksums=message.pull.checksums,
+                )
+            except FieldlineError as exc:
+                # The push stands; the device pulls as usual and gets the error there.
+                logger.info("pull inside a push not answered: %s", exc.detail)
+            else:
+                result = msgspec.structs.replace(result, page=page)
+                background = BackgroundTask(_touch_pull, state, principal)
+        return Response(
+            codec.encode(result, media_type), media_type=media_type, background=background
+        )
 
     @get("/pull", guards=[requires_user], summary="Pull changes after a cursor")
     async def pull(
@@ -129,22 +179,23 @@ class SyncController(Controller):
         _check_protocol(request)
         principal = principal_of(request)
         media_type = codec.negotiate(request.headers.get("accept"))
-        page = await pull_service.pull(
+        page = await _page(
             db,
             principal,
-            state.settings,
+            state,
+            media_type,
             cursor=cursor,
-            limit=limit or state.settings.sync_page_size,
+            limit=limit,
             checksums=checksums,
             resync=resync,
-            raw_json=media_type == codec.MEDIA_JSON,
         )
-        METRICS.count("pulled_items", len(page.items))
-        response = _encoded(page, request)
         # After the response, with the request's own connection back in the pool: a pull that
         # waited for a second connection while holding one could starve the pool under load.
-        response.background = BackgroundTask(_touch_pull, state, principal)
-        return response
+        return Response(
+            codec.encode(page, media_type),
+            media_type=media_type,
+            background=BackgroundTask(_touch_pull, state, principal),
+        )
 
     @get(
         "/conflicts",

@@ -217,6 +217,37 @@ def test_a_dropped_push_response_is_resent_without_a_duplicate(
     device.close()
 
 
+def test_a_sync_with_changes_to_send_is_one_round_trip_once_the_server_says_it_can(
+    client: TestClient[Litestar], world: World, tmp_path: Path, store: Store
+) -> None:
+    sent: list[str] = []
+
+    class Recording(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(f"{request.method} {request.url.path.rsplit('/', 1)[-1]}")
+            return client._transport.handle_request(request)  # type: ignore[attr-defined,no-any-return]
+
+    http = httpx.Client(base_url=str(client.base_url), transport=Recording())
+    device = FieldClient(tmp_path / "trips.db", http, token_store=MemoryTokenStore())
+    device.login("rep_n1", PASSWORD)
+    device.sync()
+    account = world.accounts["N1"][0]
+    device.take_order(account, [(world.products[0], 1)])
+    sent.clear()
+    device.sync()
+    # A device cannot know the server takes a pull inside a push before its first answer.
+    assert sent == ["POST push", "GET pull"]
+    order = device.take_order(account, [(world.products[1], 2)])
+    sent.clear()
+    report = device.sync()
+    assert sent == ["POST push"]
+    assert report.rejected == 0 and report.pulled >= 2 and device.status().unsent == 0
+    [stored] = rows(store.url, Order, id=order.id)
+    pulled = device.get("order", order.id)
+    assert pulled is not None and Decimal(pulled["total"]) == stored.total
+    device.close()
+
+
 def test_a_rejected_change_is_listed_with_its_reason(rep: FieldClient, world: World) -> None:
     foreign = world.accounts["S1"][0]
     with rep.outbox.transaction() as tx:

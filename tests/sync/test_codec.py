@@ -19,6 +19,7 @@ from sync.messages import (
     Eviction,
     Merged,
     PullPage,
+    PullRequest,
     PushRequest,
     PushResponse,
     Rejected,
@@ -111,6 +112,27 @@ def test_push_response_round_trips(media: str) -> None:
 @pytest.mark.parametrize("media", MEDIA)
 def test_pull_page_round_trips(media: str) -> None:
     assert codec.decode_pull_page(codec.encode(PULL_PAGE, media), media) == PULL_PAGE
+
+
+@pytest.mark.parametrize("media", MEDIA)
+def test_a_push_that_asks_for_a_pull_round_trips_with_the_page_in_its_answer(media: str) -> None:
+    push = msgspec.structs.replace(PUSH, pull=PullRequest(cursor="42", limit=100, checksums=True))
+    assert codec.decode_push(codec.encode(push, media), media) == push
+    answer = msgspec.structs.replace(PUSH_RESPONSE, page=PULL_PAGE, pulls=True)
+    assert codec.decode_push_response(codec.encode(answer, media), media) == answer
+
+
+def test_a_push_leaves_out_what_it_does_not_use_so_an_older_server_can_read_it() -> None:
+    sent = msgspec.json.decode(
+        codec.encode(PushRequest(device_id="d", mutations=[]), codec.MEDIA_JSON)
+    )
+    assert sent == {"device_id": "d", "mutations": []}
+
+
+def test_an_answer_from_a_server_that_predates_pulls_in_a_push_reads_as_not_taking_them() -> None:
+    older = b'{"results": [], "server_hlc": "x"}'
+    answer = codec.decode_push_response(older, codec.MEDIA_JSON)
+    assert answer.page is None and not answer.pulls
 
 
 @pytest.mark.parametrize("media", MEDIA)

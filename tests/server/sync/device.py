@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -19,6 +18,7 @@ from sync.messages import (
     Eviction,
     Mutation,
     PullPage,
+    PullRequest,
     PushRequest,
     PushResponse,
     Result,
@@ -75,13 +75,37 @@ class Device:
             seq=self.seq, tx=tx or new_id(), entity=entity, id=record_id, hlc=self.stamp()
         )
 
-    def push_raw(self, mutations: list[Mutation], **kw: Any) -> Any:
-        body = msgspec.json.encode(PushRequest(device_id=self.device_id, mutations=mutations))
-        headers = {**self.headers, "Content-Type": "application/json", **kw.pop("headers", {})}
+    def push_raw(
+        self,
+        mutations: list[Mutation],
+        *,
+        pull: PullRequest | None = None,
+        media_type: str = codec.MEDIA_JSON,
+        **kw: Any,
+    ) -> Any:
+        body = codec.encode(
+            PushRequest(device_id=self.device_id, mutations=mutations, pull=pull), media_type
+        )
+        headers = {
+            **self.headers,
+            "Content-Type": media_type,
+            "Accept": media_type,
+            **kw.pop("headers", {}),
+        }
         return self.client.post("/api/v1/sync/push", content=body, headers=headers, **kw)
 
     def push(self, *mutations: Mutation) -> list[Result]:
-        response = self.push_raw(list(mutations))
+        return self.push_and_pull(*mutations, pull=None).results
+
+    def push_and_pull(
+        self,
+        *mutations: Mutation,
+        pull: PullRequest | None,
+        media_type: str = codec.MEDIA_JSON,
+    ) -> PushResponse:
+        """A push; with ``pull``, one that asks for the page after it (applied here if it
+        came)."""
+        response = self.push_raw(list(mutations), pull=pull, media_type=media_type)
         assert response.status_code == 200, response.text
         decoded = codec.decode_push_response(response.content, response.headers["content-type"])
         self.hlc = clock.receive(
@@ -90,7 +114,9 @@ class Device:
             wall_ms=clock.wall_now_ms(),
             node=self.device_id,
         )
-        return decoded.results
+        if decoded.page is not None:
+            self.apply(decoded.page)
+        return decoded
 
     def pull_page(self, *, limit: int = 500, checksums: bool = False) -> PullPage:
         params: dict[str, Any] = {"limit": limit}

@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import Account
+from server.accounts.models import Account, Contact
 from server.auth.models import Role
 from server.sync.log import compact
 from server.sync.models import ChangeLog, SyncRecord
@@ -22,7 +22,7 @@ from server.sync.scope import scope_filter
 from sync import codec
 from sync.checksum import scope_digest
 from sync.ids import new_id
-from sync.messages import Merged
+from sync.messages import Applied, Merged, PullRequest
 from tests.seed import World, run_db
 from tests.server.sync.device import Device
 from tests.stores import Store
@@ -45,6 +45,16 @@ def _edit_account(url: str, account_id: str, **values: object) -> None:
             setattr(account, name, value)
 
     run_db(url, work)
+
+
+def _expire_history(url: str) -> None:
+    """Age every change past the retention horizon and compact: older cursors expire."""
+
+    async def age_and_compact(session: AsyncSession) -> None:
+        await session.execute(update(ChangeLog).values(at=datetime.now(UTC) - timedelta(days=100)))
+        await compact(session, retention_days=45, now=datetime.now(UTC) + timedelta(days=50))
+
+    run_db(url, age_and_compact)
 
 
 def test_a_new_device_bootstraps_exactly_its_scope(
@@ -113,6 +123,79 @@ def test_a_device_sees_its_own_push_on_the_next_pull(
     assert rep.of("contact")[contact_id]["first_name"] == "Read"
 
 
+@pytest.mark.parametrize("media_type", [codec.MEDIA_JSON, codec.MEDIA_MSGPACK])
+def test_a_push_that_asks_for_a_pull_answers_with_the_page_that_pull_would_return(
+    device_for: Callable[[str], Device], world: World, media_type: str
+) -> None:
+    rep = device_for("rep_n1")
+    rep.pull()
+    before = rep.cursor
+    contact_id = new_id()
+    response = rep.push_and_pull(
+        rep.upsert(
+            "contact",
+            contact_id,
+            {"account_id": world.accounts["N1"][0], "first_name": "One", "last_name": "Trip"},
+        ),
+        pull=PullRequest(cursor=before, limit=50),
+        media_type=media_type,
+    )
+    [result] = response.results
+    assert isinstance(result, Applied) and response.pulls
+    page = response.page
+    assert page is not None and not page.more
+    # Read-your-writes inside the one round trip: the page carries the push's own change.
+    assert rep.of("contact")[contact_id]["first_name"] == "One"
+    rep.cursor = before
+    assert rep.pull_page(limit=50).items == page.items
+    rep.cursor = page.cursor
+    assert rep.pull_page().items == []
+
+
+def test_a_push_that_asks_for_no_pull_gets_no_page_and_learns_that_it_could(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    response = rep.push_and_pull(
+        rep.upsert(
+            "contact",
+            new_id(),
+            {"account_id": world.accounts["N1"][0], "first_name": "No", "last_name": "Page"},
+        ),
+        pull=None,
+    )
+    assert isinstance(response.results[0], Applied)
+    assert response.page is None and response.pulls
+
+
+def test_a_push_whose_pull_cannot_be_answered_keeps_its_effect_and_leaves_the_page_out(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    rep = device_for("rep_n1")
+    rep.pull()
+    _expire_history(store.url)
+    contact_id = new_id()
+    response = rep.push_and_pull(
+        rep.upsert(
+            "contact",
+            contact_id,
+            {"account_id": world.accounts["N1"][0], "first_name": "Still", "last_name": "Kept"},
+        ),
+        pull=PullRequest(cursor=rep.cursor),
+    )
+    [result] = response.results
+    assert isinstance(result, Applied) and response.page is None
+    # The device pulls as usual and meets the error there; the push stands.
+    gone = rep.client.get("/api/v1/sync/pull", params={"cursor": rep.cursor}, headers=rep.headers)
+    assert gone.status_code == 410
+
+    async def stored(session: AsyncSession) -> Contact | None:
+        return await session.get(Contact, contact_id)
+
+    contact = run_db(store.url, stored)
+    assert contact is not None and contact.last_name == "Kept"
+
+
 def test_a_concurrent_edit_that_loses_is_reported_to_the_losing_device(
     device_for: Callable[[str], Device], world: World, store: Store
 ) -> None:
@@ -154,12 +237,7 @@ def test_a_cursor_older_than_the_retention_horizon_is_gone(
 ) -> None:
     rep = device_for("rep_n1")
     rep.pull()
-
-    async def age_and_compact(session: AsyncSession) -> None:
-        await session.execute(update(ChangeLog).values(at=datetime.now(UTC) - timedelta(days=100)))
-        await compact(session, retention_days=45, now=datetime.now(UTC) + timedelta(days=50))
-
-    run_db(store.url, age_and_compact)
+    _expire_history(store.url)
     response = rep.client.get(
         "/api/v1/sync/pull", params={"cursor": rep.cursor}, headers=rep.headers
     )
