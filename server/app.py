@@ -19,6 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from server import __version__
 from server.auth.guards import principal_of
 from server.auth.middleware import AuthMiddleware
+from server.db.checkpoint import WalCheckpointer
 from server.db.engine import create_engine, create_sessionmaker, warm_pool
 from server.db.migrate import pending_heads, upgrade
 from server.db.session import provide_db
@@ -62,7 +63,10 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.is_sqlite = engine.dialect.name == "sqlite"
+        checkpointer = WalCheckpointer.attach(engine)
         try:
+            if checkpointer is not None:
+                checkpointer.start()
             await _ensure_schema(settings, engine)
             await warm_pool(engine, settings.db_pool_warm)
             for hook in [*_default_start_hooks(settings), *(on_start or [])]:
@@ -75,6 +79,8 @@ def create_app(
                 except Exception:
                     logger.exception("error while stopping")
             await engine.dispose()
+            if checkpointer is not None:
+                checkpointer.stop()
 
     # ``db`` is provided once, at the app layer (Litestar refuses the same provider twice).
     api = Router(

@@ -91,7 +91,7 @@ class Delete(_Msg, tag="delete", frozen=True):
 
 Mutation = Upsert | Delete
 
-PageLimit = Annotated[int, msgspec.Meta(ge=1, le=5000)]
+_PageLimit = Annotated[int, msgspec.Meta(ge=1, le=5000)]
 
 
 class PullRequest(
@@ -102,7 +102,7 @@ class PullRequest(
     returned right after the push."""
 
     cursor: str | None = None
-    limit: PageLimit | None = None
+    limit: _PageLimit | None = None
     checksums: bool = False
 
 
