@@ -45,6 +45,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(**overrides)
 
 
+KEEP_ALIVE_S = 75
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -74,6 +77,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         workers=None,
         timeout_graceful_shutdown=5,
+        # Longer than the idle timeout of whatever keeps connections open to us (nginx's upstream
+        # keepalive: 60 s; cloud load balancers: 60 s; a device's client between syncs). If we
+        # closed first, a request sent on the closing connection is lost with a reset, and a proxy
+        # does not resend a POST: a push would fail for nothing. uvicorn's default is 5 s.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     return 0
 
