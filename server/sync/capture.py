@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
 from server.db.base import SyncableMixin, utcnow
+from server.db.bulk import insert_rows
 from server.sync.clock import server_clock
 from server.sync.entities import synced_columns, wire_record
 from server.sync.models import ChangeLog, SyncRecord
@@ -187,10 +188,11 @@ def write_changes(
         if moved:
             _reannounce_children(session, conn, resolver, entity, obj, log_rows, records, origin)
 
-    conn.execute(log_insert(conn.dialect.name), log_rows)
+    insert_rows(conn, log_insert(conn.dialect.name), log_rows)
     upsert_records(conn, records)
 
 
+@cache
 def log_insert(dialect: str) -> Insert:
     """The statement every change-log row is written with: on PostgreSQL it also records the
     writing transaction's id, which the snapshot cursor needs (server/sync/log.py)."""
@@ -311,7 +313,7 @@ def upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
                 record["entity"], record["record_id"], record["version"], record["data"]
             )
         )
-    conn.execute(_upsert_statement(conn.dialect.name), list(latest.values()))
+    insert_rows(conn, _upsert_statement(conn.dialect.name), list(latest.values()))
 
 
 @cache

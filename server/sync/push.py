@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth.models import Device, Role
 from server.auth.principal import Principal
 from server.db.base import Base, SyncableMixin
+from server.db.bulk import insert_rows_async
 from server.errors import BadRequest, Forbidden
 from server.metrics import METRICS
 from server.settings import Settings
@@ -321,10 +322,10 @@ async def _insert_created(
     for obj in created:
         obj.__dict__["created_at"] = obj.__dict__["updated_at"] = now
         by_table.setdefault(type(obj).__table__, []).append(_column_values(obj))
-    for table in _tables_parents_first():
+    for table, stmt in _inserts_parents_first():
         rows = by_table.get(table)
         if rows:
-            await session.execute(insert(table), rows)
+            await insert_rows_async(session, stmt, rows)
     loaded = [o for o in known.values() if o is not None]
     regions: dict[str, str | None] = {}
     if principal.territory_id is not None and principal.territory_region_id is not None:
@@ -333,8 +334,9 @@ async def _insert_created(
 
 
 @cache
-def _tables_parents_first() -> tuple[Any, ...]:
-    return tuple(Base.metadata.sorted_tables)
+def _inserts_parents_first() -> tuple[tuple[Any, Any], ...]:
+    """(table, its INSERT) for every table, parents first."""
+    return tuple((table, insert(table)) for table in Base.metadata.sorted_tables)
 
 
 def _column_values(obj: SyncableMixin) -> dict[str, Any]:
@@ -728,6 +730,9 @@ def _conflicts(
     ]
 
 
+_INSERT_RECEIPT = insert(PushReceipt.__table__)
+
+
 async def _record(
     session: AsyncSession,
     principal: Principal,
@@ -741,8 +746,9 @@ async def _record(
         (m, r) for group, outcome in processed for m, r in zip(group, outcome.results, strict=True)
     ]
     if answered:
-        await session.execute(
-            insert(PushReceipt.__table__),
+        await insert_rows_async(
+            session,
+            _INSERT_RECEIPT,
             [
                 {
                     "device_id": principal.device_id,

@@ -1,0 +1,104 @@
+"""Bulk inserts (server/db/bulk.py) store exactly what SQLAlchemy's own executemany stores, on
+both stores, and refuse rows that would leave a column default to SQLAlchemy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Contact
+from server.db.bulk import insert_rows_async
+from server.sync.capture import log_insert
+from server.sync.models import SyncRecord
+from tests.seed import run_db
+from tests.stores import Store
+
+_AT = datetime(2026, 11, 23, 9, 15, 30, 123456, tzinfo=UTC)
+
+
+def _records(tag: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "entity": "contact",
+            "record_id": f"{tag}-{n}",
+            "version": n,
+            "data": {"name": f"Näme {n}", "n": n, "nested": {"list": [1, "2", None]}},
+            "territory_id": None,
+            "user_id": "u1",
+            "region_id": "r1" if n % 2 else None,
+            "public": n % 2 == 0,
+            "deleted": n == 3,
+            "packed": None if n == 3 else bytes([0x81, 0xA1, 0x61, n]),
+        }
+        for n in range(5)
+    ]
+
+
+def _log_rows(tag: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": _AT + timedelta(seconds=n),
+            "entity": "contact",
+            "record_id": f"{tag}-{n}",
+            "op": "upsert",
+            "version": n,
+            "data": {"first_name": "Ada", "n": n},
+            "territory_id": "t1",
+            "user_id": None,
+            "region_id": None,
+            "public": False,
+            "device_id": None,
+            "origin_device_id": "d1",
+            "event": None,
+        }
+        for n in range(5)
+    ]
+
+
+async def _stored(session: AsyncSession, table: str, tag: str) -> list[tuple[Any, ...]]:
+    """Rows as the driver returns them, untyped, without the columns that differ by design."""
+    result = await session.execute(
+        text(f"SELECT * FROM {table} WHERE record_id LIKE :tag ORDER BY record_id"),
+        {"tag": f"{tag}-%"},
+    )
+    skip = {"record_id", "seq", "txid"}
+    keep = [i for i, name in enumerate(result.keys()) if name not in skip]
+    return [tuple(row[i] for i in keep) for row in result.all()]
+
+
+@pytest.mark.parametrize(
+    ("table", "rows", "statement"),
+    [
+        ("sync_records", _records, lambda dialect: insert(SyncRecord.__table__)),
+        ("sync_change_log", _log_rows, log_insert),
+    ],
+)
+def test_bulk_rows_are_stored_exactly_as_sqlalchemy_stores_them(
+    store: Store, table: str, rows: Any, statement: Any
+) -> None:
+    async def work(session: AsyncSession) -> tuple[list[Any], list[Any]]:
+        stmt = statement(session.get_bind().dialect.name)
+        await session.execute(stmt, rows("core"))
+        await insert_rows_async(session, stmt, rows("bulk"))
+        return await _stored(session, table, "core"), await _stored(session, table, "bulk")
+
+    core, bulk = run_db(store.url, work)
+    assert len(core) == 5
+    assert bulk == core
+
+
+def test_rows_without_a_column_that_has_a_default_are_refused(store: Store) -> None:
+    async def work(session: AsyncSession) -> None:
+        # ``version`` and the timestamps have defaults SQLAlchemy would compute per row.
+        await insert_rows_async(
+            session,
+            insert(Contact.__table__),
+            [{"id": "c1", "account_id": "a1", "first_name": "A", "last_name": "B"}],
+        )
+
+    with pytest.raises(ValueError, match="version"):
+        run_db(store.url, work)
