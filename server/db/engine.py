@@ -9,11 +9,12 @@ pool.
 
 from __future__ import annotations
 
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
 import msgspec
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,7 +29,10 @@ from server.db.sqlite_driver import inline_url
 __all__ = ["create_engine", "create_sessionmaker", "warm_pool"]
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+PING_AFTER_IDLE_S = 10.0
+"""A pooled PostgreSQL connection idle for longer is checked with a round trip before use."""
 _READ_ONLY = "fieldline.read_only"
+_IDLE_SINCE = "fieldline.idle_since"
 
 
 def _json_dumps(value: Any) -> str:
@@ -38,7 +42,13 @@ def _json_dumps(value: Any) -> str:
 _json_encoder = msgspec.json.Encoder()
 
 
-def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    null_pool: bool = False,
+    echo: bool = False,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+) -> AsyncEngine:
     # msgspec reads and writes JSON columns several times faster than the standard library;
     # sync pages are mostly JSON record bodies, so this is the pull path's main cost.
     url = inline_url(url)
@@ -50,7 +60,7 @@ def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> A
     if null_pool:
         kwargs["poolclass"] = NullPool
     elif url.startswith("postgresql"):
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
     else:
         # SQLite connections are cheap; readers run beside the writer under WAL, so a burst of
         # devices should queue on the database lock, not on the pool.
@@ -60,7 +70,42 @@ def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> A
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    elif not null_pool:
+        _ping_idle_connections(engine, ping_after_idle_s)
     return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
+    """Check a pooled connection with a round trip only when it has been idle a while.
+
+    Pinging on every checkout (``pool_pre_ping``) cost a round trip per request and per auth
+    check: on the bench's 100-device burst on PostgreSQL, 16% of the server's CPU and 13% of the
+    p99. A connection used seconds ago is almost always alive. When it is not (the database
+    restarted in that window), the statement fails, SQLAlchemy sees a disconnect and drops every
+    pooled connection, so one request errs and the device's retry succeeds.
+    """
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return  # new (just connected) or recently used
+        try:
+            alive = dialect.do_ping(dbapi_conn)
+        except Exception as error:
+            if not dialect.is_disconnect(error, dbapi_conn, None):
+                raise
+            alive = False
+        if not alive:
+            # The pool discards this connection and checks out (or opens) another.
+            raise exc.DisconnectionError("idle connection found dead by a ping")
 
 
 async def warm_pool(engine: AsyncEngine, count: int) -> None:
