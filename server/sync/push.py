@@ -249,7 +249,7 @@ async def _push(
         for g in groups
         if not all(m.seq in receipts for m in g) and not all(m.seq <= state.last_seq for m in g)
     ]
-    batch = await _prefetch(session, [m for g in pending for m in g])
+    batch = await _prefetch(session, [m for g in pending for m in g], trust_creates=not careful)
     processed: list[tuple[list[Mutation], _TxOutcome]] = []
     created: list[SyncableMixin] = []
     for group in groups:
@@ -379,13 +379,22 @@ _PARENT_FIELDS = {
 
 
 async def _prefetch(
-    session: AsyncSession, mutations: list[Mutation]
+    session: AsyncSession, mutations: list[Mutation], *, trust_creates: bool
 ) -> dict[tuple[str, str], SyncableMixin | None]:
     """Every record the batch names, and their parents, in one query per entity (locked on
-    PostgreSQL, so merges read what they overwrite). Missing ids map to None."""
+    PostgreSQL, so merges read what they overwrite). Missing ids map to None.
+
+    ``trust_creates`` (the fast pass): a create (an upsert with no base version) names an id the
+    device made up, so it is taken as missing without a query. Most of what devices push is
+    new, and that query found nothing. If the id does exist after all, inserting it breaks the
+    primary key, and the careful pass, which trusts nothing, decides the batch."""
     wanted: dict[str, set[str]] = {}
+    assumed: list[tuple[str, str]] = []
     for m in mutations:
-        wanted.setdefault(m.entity, set()).add(m.id)
+        if trust_creates and isinstance(m, Upsert) and m.base_version is None:
+            assumed.append((m.entity, m.id))
+        else:
+            wanted.setdefault(m.entity, set()).add(m.id)
         if isinstance(m, Upsert):
             for name, parent in _PARENT_FIELDS.items():
                 value = m.fields.get(name)
@@ -405,6 +414,8 @@ async def _prefetch(
                 found[(entity, obj.id)] = obj
             for record_id in chunk:
                 found.setdefault((entity, record_id), None)
+    for key in assumed:
+        found.setdefault(key, None)
     return found
 
 

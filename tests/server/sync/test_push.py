@@ -206,3 +206,27 @@ def test_the_losing_device_s_user_lists_the_conflict(
     assert [(c["field"], c["kept"], c["discarded"]) for c in listed] == [
         ("phone", "manager's", "rep's")
     ]
+
+
+def test_a_create_naming_a_record_that_exists_is_judged_against_that_record(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    own = world.contacts[world.accounts["N1"][0]][0]
+    theirs = world.contacts[world.accounts["S1"][0]][0]
+
+    async def stored(session: AsyncSession) -> dict[str, tuple[str | None, int]]:
+        rows = await session.execute(
+            select(Contact.id, Contact.phone, Contact.version).where(Contact.id.in_([own, theirs]))
+        )
+        return {r.id: (r.phone, r.version) for r in rows}
+
+    before = run_db(store.url, stored)
+    rep = device_for("rep_n1")
+    # Sent as creates (no base version), as a device sends a record it made up.
+    [edit, intrusion] = rep.push(
+        rep.upsert("contact", own, {"phone": "+49 40 1"}),
+        rep.upsert("contact", theirs, {"phone": "+49 40 2"}),
+    )
+    assert isinstance(edit, Applied) and edit.version == before[own][1] + 1
+    assert isinstance(intrusion, Rejected) and intrusion.reason == "out_of_scope"
+    assert run_db(store.url, stored) == {own: ("+49 40 1", edit.version), theirs: before[theirs]}
