@@ -17,9 +17,24 @@ _REQUEST = b"GET /health/live HTTP/1.1\r\nHost: fieldline\r\n\r\n"
 
 
 def _status(sock: socket.socket) -> bytes:
+    """Send one request and read its whole response (headers, then Content-Length bytes)."""
     sock.sendall(_REQUEST)
-    answer = sock.recv(65536)
-    return answer.split(b"\r\n", 1)[0]
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")[1:]
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        body += chunk
+    return head.split(b"\r\n", 1)[0]
 
 
 def test_an_idle_connection_stays_open_longer_than_a_proxy_keeps_it(tmp_path: Path) -> None:
