@@ -135,14 +135,15 @@ class SyncEngine:
             batch = self.outbox.next_batch(batch_size, after_seq=after)
             if not batch:
                 return after, None
-            last = not self.outbox.next_batch(1, after_seq=batch[-1].seq)
+            server_pulls = bool(self.store.get_meta("server_pulls"))
+            ask = server_pulls and not self.outbox.next_batch(1, after_seq=batch[-1].seq)
             request = PushRequest(
                 device_id=device_id,
                 mutations=[m.message() for m in batch],
                 hlc=self.store.get_meta("hlc"),
                 pending=self.outbox.pending_count(),
                 oldest_pending_at=self.outbox.oldest_pending_at(),
-                pull=self._pull_request() if last and self.store.get_meta("server_pulls") else None,
+                pull=self._pull_request() if ask else None,
             )
             self.store.make_durable()
             self.step("push:before")
@@ -157,7 +158,7 @@ class SyncEngine:
             with self.store.atomic():
                 answered = self.outbox.answer(response.results)
                 self._observe_clock(response.server_hlc)
-                if bool(self.store.get_meta("server_pulls")) != response.pulls:
+                if server_pulls != response.pulls:
                     self.store.set_meta("server_pulls", response.pulls)
             self.step("push:answered")
             report.pushed += len(batch)

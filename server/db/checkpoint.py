@@ -38,7 +38,6 @@ _MIN_INTERVAL_S = 0.05
 class WalCheckpointer:
     def __init__(self, path: str) -> None:
         self.path = path
-        self.checkpoints = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,7 +85,6 @@ class WalCheckpointer:
                 self._wake.clear()
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
                 except sqlite3.Error as exc:
                     # A busy database or a full disk: the next commit wakes us to try again,
                     # and the serving connections' backstop still bounds the log.
