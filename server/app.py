@@ -21,6 +21,7 @@ from server.auth.guards import principal_of
 from server.auth.middleware import AuthMiddleware
 from server.db.checkpoint import WalCheckpointer
 from server.db.engine import create_engine, create_sessionmaker, warm_pool
+from server.db.lookup import Lookup
 from server.db.migrate import pending_heads, upgrade
 from server.db.session import provide_db
 from server.errors import ServiceUnavailable
@@ -63,6 +64,7 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.is_sqlite = engine.dialect.name == "sqlite"
+        app.state.lookup = Lookup(engine)
         checkpointer = WalCheckpointer.attach(engine)
         try:
             if checkpointer is not None:
@@ -78,6 +80,7 @@ def create_app(
                     await hook(app)
                 except Exception:
                     logger.exception("error while stopping")
+            app.state.lookup.close()
             await engine.dispose()
             if checkpointer is not None:
                 checkpointer.stop()

@@ -88,16 +88,9 @@ _PRINCIPAL_ROW = (
 
 async def authenticate_token(state: Any, token: str) -> Principal:
     claims = decode_access_token(token, secret=state.settings.secret_key)
-    # A Core connection, not a session, and on SQLite no transaction: one read, nothing to set
-    # up and tear down around it.
-    async with state.engine.connect() as conn:
-        if state.is_sqlite:
-            await conn.execution_options(sqlite_begin="NONE")
-        row = (
-            await conn.execute(
-                _PRINCIPAL_ROW, {"device_id": claims.device_id, "user_id": claims.user_id}
-            )
-        ).first()
+    row = await state.lookup.first(
+        _PRINCIPAL_ROW, {"device_id": claims.device_id, "user_id": claims.user_id}
+    )
     if row is None:
         raise Unauthorized("token refers to an unknown device")
     if row.revoked_at is not None:

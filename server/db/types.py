@@ -34,15 +34,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 
         # On SQLite the text is written here in one step, in the format SQLAlchemy's DATETIME
         # writes (and orders by): every change row, record and receipt carries timestamps, and
-        # the two-step conversion cost more than the rest of a row's parameters.
+        # the two-step conversion cost more than the rest of a row's parameters. A push stamps
+        # all its rows with one instant, so the last text made is kept for the next value that
+        # is the same object (one tuple, so a reader on another thread sees a matching pair).
+        last: tuple[datetime | None, str | None] = (None, None)
+
         def process(value: datetime | None) -> str | None:
+            nonlocal last
             if value is None:
                 return None
+            seen, text = last
+            if value is seen:
+                return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            if value.utcoffset():
-                value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            utc = value.astimezone(UTC) if value.utcoffset() else value
+            text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            last = (value, text)
+            return text
 
         return process
 

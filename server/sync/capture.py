@@ -24,6 +24,7 @@ On PostgreSQL every row also records ``pg_current_xact_id()`` for the snapshot c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
 from server.db.base import SyncableMixin, utcnow
-from server.db.bulk import insert_rows
+from server.db.direct import insert_rows
 from server.sync.clock import server_clock
 from server.sync.entities import synced_columns, wire_record
 from server.sync.models import ChangeLog, SyncRecord
@@ -143,31 +144,36 @@ def capture_created(
     objects: list[SyncableMixin],
     loaded: list[SyncableMixin],
     territory_regions: Mapping[str, str | None],
+    at: datetime,
 ) -> None:
     """Change rows for records the caller inserted itself with Core statements (the push path's
     new records, server/sync/push.py), exactly as a flush would have written them. Parents among
     ``objects`` and ``loaded`` (records the caller already holds), and the regions of
-    ``territory_regions``, are found without a query."""
+    ``territory_regions``, are found without a query. ``at``: when the caller wrote them."""
     resolver = ScopeResolver(session)
     for obj in (*loaded, *objects):
         resolver.preloaded[(type(obj), obj.id)] = obj
     resolver.territory_regions.update(territory_regions)
-    write_changes(session, [(obj, type(obj).__sync_entity__, True) for obj in objects], resolver)
+    write_changes(
+        session, [(obj, type(obj).__sync_entity__, True) for obj in objects], resolver, at
+    )
 
 
 def write_changes(
     session: Session,
     changed: list[tuple[SyncableMixin, str, bool]],
     resolver: ScopeResolver | None = None,
+    at: datetime | None = None,
 ) -> None:
     """Change-log rows and ``sync_records`` state for ``changed`` records, (object, entity, is
-    new), on the session's connection."""
+    new), on the session's connection, stamped ``at`` (default: now)."""
     if not changed:
         return
     conn = session.connection()
     resolver = resolver or ScopeResolver(session)
     stored = _stored_keys(conn, [(entity, obj.id) for obj, entity, is_new in changed if not is_new])
     origin = session.info.get(ORIGIN_KEY)
+    at = at or utcnow()  # one instant for all rows: its text form is then made once
     log_rows: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
 
@@ -177,16 +183,18 @@ def write_changes(
         deleted = obj.deleted_at is not None
         moved = before is not None and before != keys
         if moved:
-            log_rows.append(_row(entity, obj.id, "evict", obj.version, {}, before, origin))
+            log_rows.append(_row(at, entity, obj.id, "evict", obj.version, {}, before, origin))
         data = {} if deleted else wire_record(obj)
         row = _row(
-            entity, obj.id, "delete" if deleted else "upsert", obj.version, data, keys, origin
+            at, entity, obj.id, "delete" if deleted else "upsert", obj.version, data, keys, origin
         )
         row["event"] = _event_for(entity, obj, is_new)
         log_rows.append(row)
         records.append(_record(entity, obj.id, obj.version, data, keys, deleted))
         if moved:
-            _reannounce_children(session, conn, resolver, entity, obj, log_rows, records, origin)
+            _reannounce_children(
+                session, conn, resolver, entity, obj, log_rows, records, origin, at
+            )
 
     insert_rows(conn, log_insert(conn.dialect.name), log_rows)
     upsert_records(conn, records)
@@ -203,6 +211,7 @@ def log_insert(dialect: str) -> Insert:
 
 
 def _row(
+    at: datetime,
     entity: str,
     record_id: str,
     op: str,
@@ -212,7 +221,7 @@ def _row(
     origin: str | None,
 ) -> dict[str, Any]:
     return {
-        "at": utcnow(),
+        "at": at,
         "entity": entity,
         "record_id": record_id,
         "op": op,
@@ -269,6 +278,7 @@ def _reannounce_children(
     log_rows: list[dict[str, Any]],
     records: list[dict[str, Any]],
     origin: str | None,
+    at: datetime,
 ) -> None:
     """When a parent moves scope, its children move with it: the old audience is told to evict
     them, the new one receives them whole (and grandchildren follow through the same rule)."""
@@ -288,15 +298,15 @@ def _reannounce_children(
                 continue
             if before is not None:
                 log_rows.append(
-                    _row(child_entity, child.id, "evict", child.version, {}, before, origin)
+                    _row(at, child_entity, child.id, "evict", child.version, {}, before, origin)
                 )
             data = wire_record(child)
             log_rows.append(
-                _row(child_entity, child.id, "upsert", child.version, data, keys, origin)
+                _row(at, child_entity, child.id, "upsert", child.version, data, keys, origin)
             )
             records.append(_record(child_entity, child.id, child.version, data, keys, False))
             _reannounce_children(
-                session, conn, resolver, child_entity, child, log_rows, records, origin
+                session, conn, resolver, child_entity, child, log_rows, records, origin, at
             )
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth.models import Device, Role
 from server.auth.principal import Principal
 from server.db.base import Base, SyncableMixin
-from server.db.bulk import insert_rows_async
+from server.db.direct import execute, insert_rows_async
 from server.errors import BadRequest, Forbidden
 from server.metrics import METRICS
 from server.settings import Settings
@@ -131,9 +131,7 @@ async def _lock_device_state(session: AsyncSession, principal: Principal) -> _De
     Core rows, not an ORM object: the push reads three values and writes the row once."""
     assert principal.device_id and principal.user_id
     stmt = _lock_statement(session.get_bind().dialect.name)
-    row = (
-        await session.execute(stmt, {"device": principal.device_id, "user": principal.user_id})
-    ).one()
+    [row] = await execute(session, stmt, {"device": principal.device_id, "user": principal.user_id})
     return _DeviceState(last_seq=row.last_seq, pending=row.pending, rejected=row.rejected)
 
 
@@ -172,7 +170,8 @@ async def _save_device_state(
 ) -> None:
     if request.pending is not None:
         state.pending = max(request.pending - len(request.mutations), 0)
-    await session.execute(
+    await execute(
+        session,
         _SAVE_DEVICE_STATE,
         {
             "device": principal.device_id,
@@ -330,7 +329,7 @@ async def _insert_created(
     regions: dict[str, str | None] = {}
     if principal.territory_id is not None and principal.territory_region_id is not None:
         regions[principal.territory_id] = principal.territory_region_id
-    await session.run_sync(capture_created, created, loaded, regions)
+    await session.run_sync(capture_created, created, loaded, regions, now)
 
 
 @cache

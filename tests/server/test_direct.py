@@ -1,5 +1,7 @@
-"""Bulk inserts (server/db/bulk.py) store exactly what SQLAlchemy's own executemany stores, on
-both stores, and refuse rows that would leave a column default to SQLAlchemy."""
+"""Statements run straight through the driver (server/db/direct.py), on both stores: bulk inserts
+store exactly what SQLAlchemy's own executemany stores and refuse rows that would leave a column
+default to SQLAlchemy; single statements take the values written into them, return typed rows,
+and fail as SQLAlchemy would."""
 
 from __future__ import annotations
 
@@ -7,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Contact
-from server.db.bulk import insert_rows_async
+from server.db.direct import execute, insert_rows_async
 from server.sync.capture import log_insert
-from server.sync.models import SyncRecord
+from server.sync.models import ChangeLog, SyncRecord
 from tests.seed import run_db
 from tests.stores import Store
 
@@ -102,3 +105,67 @@ def test_rows_without_a_column_that_has_a_default_are_refused(store: Store) -> N
 
     with pytest.raises(ValueError, match="version"):
         run_db(store.url, work)
+
+
+def test_a_statement_returns_typed_rows_and_takes_the_values_written_into_it(
+    store: Store,
+) -> None:
+    table = ChangeLog.__table__
+    # ``op`` and ``public`` are written into the statement; the rest are parameters.
+    stmt = (
+        insert(table)
+        .values(op="upsert", public=True)
+        .returning(table.c.seq, table.c.at, table.c.data, table.c.public, table.c.op)
+    )
+    if store.kind == "postgres":
+        stmt = stmt.values(txid=text("pg_current_xact_id()::text::bigint"))
+    row = {key: value for key, value in _log_rows("one")[0].items() if key not in ("op", "public")}
+
+    async def work(session: AsyncSession) -> tuple[list[Any], list[Any]]:
+        returned = await execute(session, stmt, row)
+        read = await execute(
+            session,
+            select(table.c.at, table.c.public).where(table.c.record_id == bindparam("id")),
+            {"id": "one-0"},
+        )
+        return returned, read
+
+    returned, read = run_db(store.url, work)
+    [created] = returned
+    assert created.seq >= 1
+    assert created.at == _AT  # through the column's result processor: an aware datetime
+    assert created.data == {"first_name": "Ada", "n": 0}
+    assert created.public is True
+    assert created.op == "upsert"
+    assert [tuple(r) for r in read] == [(_AT, True)]
+
+
+def test_a_broken_constraint_is_raised_as_sqlalchemy_raises_it(store: Store) -> None:
+    stmt = insert(SyncRecord.__table__)
+    [record] = _records("dup")[:1]
+
+    async def work(session: AsyncSession) -> None:
+        await execute(session, stmt, record)
+        await execute(session, stmt, record)
+
+    with pytest.raises(IntegrityError):
+        run_db(store.url, work)
+
+
+def test_nulls_and_bytes_reach_sqlite_as_null_and_blob(store: Store) -> None:
+    if not store.is_sqlite:
+        pytest.skip("about SQLite's storage classes")
+
+    async def work(session: AsyncSession) -> list[tuple[Any, ...]]:
+        await insert_rows_async(session, insert(SyncRecord.__table__), _records("kinds"))
+        result = await session.execute(
+            text(
+                "SELECT typeof(territory_id), typeof(packed), packed FROM sync_records "
+                "WHERE record_id LIKE 'kinds-%' ORDER BY record_id"
+            )
+        )
+        return [tuple(r) for r in result.all()]
+
+    stored = run_db(store.url, work)
+    assert stored[0] == ("null", "blob", bytes([0x81, 0xA1, 0x61, 0]))
+    assert stored[3] == ("null", "null", None)
