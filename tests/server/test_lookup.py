@@ -5,6 +5,7 @@ that would keep a checkpoint from restarting the write-ahead log."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def test_a_lookup_connection_cannot_write(tmp_path: Path) -> None:
         await lookup.first(_BODY, {"id": 1})
         lookup._connection().execute("DELETE FROM notes")
 
-    with pytest.raises(Exception, match="readonly|read-only|query_only"):
+    with pytest.raises(sqlite3.OperationalError, match="readonly database"):
         _run(f"sqlite:///{tmp_path / 'lookup.db'}", work)
 
 
