@@ -141,10 +141,14 @@ class SyncController(Controller):
         media_type = codec.negotiate(accept) if accept else codec.canonical_media_type(content_type)
         background = None
         if message.pull is not None:
-            # The pull reads after the push is committed, as a separate GET would: on
-            # PostgreSQL the push's changes must be visible to the snapshot the cursor takes.
-            await db.commit()
-            await begin_reading(db, state)
+            if not state.is_sqlite:
+                # On PostgreSQL the pull reads after the push is committed, as a separate GET
+                # would: the push's changes must be visible to the snapshot the cursor takes.
+                await db.commit()
+                await begin_reading(db, state)
+            # On SQLite it reads inside the push's own transaction, which holds the only write
+            # lock: the page is what a read just after the commit would return (no other
+            # writer can come between), without a second transaction and connection.
             try:
                 page = await _page(
                     db,
