@@ -19,6 +19,7 @@ __all__ = [
     "MEDIA_JSON",
     "MEDIA_MSGPACK",
     "MSGPACK_ALIASES",
+    "NEXT_CURSOR_HEADER",
     "PROTOCOL_HEADER",
     "SUPPORTED_PROTOCOLS",
     "canonical_media_type",
@@ -35,6 +36,9 @@ MEDIA_JSON = "application/json"
 MEDIA_MSGPACK = "application/msgpack"
 MSGPACK_ALIASES = frozenset({MEDIA_MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
 PROTOCOL_HEADER = "X-Fieldline-Protocol"
+NEXT_CURSOR_HEADER = "X-Fieldline-Next-Cursor"
+"""On a pull page that has more after it: the page's cursor, so a client can ask for the next page
+as soon as the headers arrive, before it has read or decoded this one (docs/sync.md, "Pages")."""
 SUPPORTED_PROTOCOLS = frozenset({PROTOCOL_VERSION})
 
 _T = TypeVar("_T")

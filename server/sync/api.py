@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.params import Parameter
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -169,7 +169,19 @@ class SyncController(Controller):
             codec.encode(result, media_type), media_type=media_type, background=background
         )
 
-    @get("/pull", guards=[requires_user], summary="Pull changes after a cursor")
+    @get(
+        "/pull",
+        guards=[requires_user],
+        summary="Pull changes after a cursor",
+        response_headers=[
+            ResponseHeader(
+                name=codec.NEXT_CURSOR_HEADER,
+                description="On a page with more after it: its cursor, to ask for the next "
+                "page before this one is decoded",
+                documentation_only=True,
+            )
+        ],
+    )
     async def pull(
         self,
         request: Request[Any, Any, Any],
@@ -198,6 +210,7 @@ class SyncController(Controller):
         return Response(
             codec.encode(page, media_type),
             media_type=media_type,
+            headers={codec.NEXT_CURSOR_HEADER: page.cursor} if page.more else None,
             background=BackgroundTask(_touch_pull, state, principal),
         )
 

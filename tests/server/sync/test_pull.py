@@ -69,6 +69,26 @@ def test_a_new_device_bootstraps_exactly_its_scope(
     assert not set(rep.of("account")) & set(world.accounts["N2"])
 
 
+def test_a_page_with_more_after_it_names_its_cursor_in_a_header_for_asking_ahead(
+    device_for: Callable[[str], Device],
+) -> None:
+    rep = device_for("rep_n1")
+    seen: list[tuple[bool, str | None, str]] = []
+    while True:
+        params = {"limit": 4, **({"cursor": rep.cursor} if rep.cursor else {})}
+        response = rep.client.get("/api/v1/sync/pull", params=params, headers=rep.headers)
+        assert response.status_code == 200, response.text
+        page = codec.decode_pull_page(response.content, response.headers["content-type"])
+        seen.append((page.more, response.headers.get(codec.NEXT_CURSOR_HEADER), page.cursor))
+        rep.apply(page)
+        if not page.more:
+            break
+    *paged, last = seen
+    assert paged, "the scope should take several pages of four"
+    assert all(header == cursor for _, header, cursor in paged)
+    assert last[1] is None  # caught up: nothing to ask ahead for
+
+
 def test_a_manager_device_gets_the_whole_region(
     device_for: Callable[[str], Device], world: World
 ) -> None:
