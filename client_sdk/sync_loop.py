@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -193,14 +194,37 @@ class SyncEngine:
         progress: ProgressCallback | None,
         first: PullPage | None = None,
     ) -> None:
-        """Pull pages until caught up, starting with ``first`` when the push brought it."""
+        """Pull pages until caught up, starting with ``first`` when the push brought it.
+
+        While a page is applied, the next one is already asked for (its cursor is the page's):
+        the server builds it and it travels while the device writes, so a bootstrap takes about
+        the longer of the two instead of their sum. The cursor is still stored with its own
+        page, in page order; if applying fails, the page asked for is dropped unread."""
+        ahead = ThreadPoolExecutor(1, thread_name_prefix="fieldline-pull")
+        try:
+            self._pull_pages(report, progress, first, ahead)
+        finally:
+            # After an error, a page may still be on its way: it is not waited for (nobody will
+            # apply it), and the error propagates now.
+            ahead.shutdown(wait=False, cancel_futures=True)
+
+    def _pull_pages(
+        self,
+        report: SyncReport,
+        progress: ProgressCallback | None,
+        first: PullPage | None,
+        ahead: ThreadPoolExecutor,
+    ) -> None:
         cursor: str | None = self.store.get_meta("cursor")
         recovered = False
         rechecked = False
+        asked: Future[PullPage] | None = None
         while True:
             try:
                 if first is not None:
                     page, first = first, None
+                elif asked is not None:
+                    page, asked = asked.result(), None
                 else:
                     self.step("pull:before")
                     page = self.transport.pull(
@@ -215,6 +239,16 @@ class SyncEngine:
                     self.store.set_meta("cursor", None)
                 continue
             self.step("pull:received")
+            if page.more:
+                # Only this thread or the one asking uses the transport at any time: the next
+                # request goes out here and this thread does not send until it has its answer.
+                self.step("pull:before")
+                asked = ahead.submit(
+                    self.transport.pull,
+                    page.cursor,
+                    limit=self.page_limit,
+                    checksums=self.verify_checksums,
+                )
             with self.store.atomic():
                 self._apply_page(page, report)
                 self.step("pull:applying")

@@ -266,3 +266,33 @@ def test_a_rejected_change_is_listed_with_its_reason(rep: FieldClient, world: Wo
     [rejected] = rep.rejected()
     assert rejected.reason == "out_of_scope" and rejected.entity == "visit"
     assert rep.status().rejected == 1
+
+
+def test_the_next_page_is_asked_for_while_a_page_is_applied(
+    client: TestClient[Litestar], world: World, tmp_path: Path
+) -> None:
+    """A bootstrap of several pages: while the first page is being written (inside its local
+    transaction), the request for the second has already gone out."""
+    sent_during_apply: list[bool] = []
+    received_at = 0
+
+    def step(name: str) -> None:
+        nonlocal received_at
+        if name == "pull:received":
+            received_at = device.transport.requests
+        elif name == "pull:applying" and not sent_during_apply:
+            deadline = time.monotonic() + 5
+            while device.transport.requests == received_at and time.monotonic() < deadline:
+                time.sleep(0.01)
+            sent_during_apply.append(device.transport.requests > received_at)
+
+    device = FieldClient(
+        tmp_path / "ahead.db", client, token_store=MemoryTokenStore(), page_limit=3, step=step
+    )
+    device.login("rep_n1", PASSWORD)
+    report = device.sync()
+    accounts = sorted(a.id for a in device.accounts())
+    device.close()
+    assert report.pages > 2
+    assert sent_during_apply == [True]
+    assert accounts == sorted(world.accounts["N1"])
