@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,6 +170,36 @@ def test_a_push_that_asks_for_a_pull_answers_with_the_page_that_pull_would_retur
     assert rep.pull_page(limit=50).items == page.items
     rep.cursor = page.cursor
     assert rep.pull_page().items == []
+
+
+def test_a_push_that_asks_for_a_pull_holds_one_pooled_connection_for_both(
+    device_for: Callable[[str], Device], world: World, app: Litestar, store: Store
+) -> None:
+    """Under a burst, a request that gave its connection back between the push and the page
+    queued for one again behind every other request (server/db/session.py)."""
+    rep = device_for("rep_n1")
+    rep.pull()
+    checkouts: list[int] = []
+    pool = app.state.engine.sync_engine.pool
+
+    def count(*_: Any) -> None:
+        checkouts.append(1)
+
+    event.listen(pool, "checkout", count)
+    try:
+        response = rep.push_and_pull(
+            rep.upsert(
+                "contact",
+                new_id(),
+                {"account_id": world.accounts["N1"][0], "first_name": "Once", "last_name": "Only"},
+            ),
+            pull=PullRequest(cursor=rep.cursor),
+        )
+    finally:
+        event.remove(pool, "checkout", count)
+    assert response.page is not None and response.page.items
+    # PostgreSQL authenticates with a pooled read of its own; SQLite has a connection kept for it.
+    assert len(checkouts) == (1 if store.is_sqlite else 2)
 
 
 def test_a_push_that_asks_for_no_pull_gets_no_page_and_learns_that_it_could(
