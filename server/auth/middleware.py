@@ -20,6 +20,7 @@ from server.auth.models import ApiKey, Device, Role, User
 from server.auth.principal import Principal
 from server.auth.tokens import decode_access_token, digest
 from server.db.base import utcnow
+from server.db.session import release_request_connection, request_connection
 from server.errors import Unauthorized
 from server.org.models import Territory
 
@@ -33,6 +34,13 @@ class AuthMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        try:
+            await self._handle(scope, receive, send, next_app)
+        finally:
+            # Normally the request's session gave it back already (server/db/session.py).
+            await release_request_connection(scope)  # type: ignore[arg-type]
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         headers = Headers.from_scope(scope)
         state = scope["litestar_app"].state
         principal: Principal | None = None
@@ -42,14 +50,14 @@ class AuthMiddleware(ASGIMiddleware):
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("Authorization header must be 'Bearer <token>'")
-            principal = await authenticate_token(state, token.strip())
+            principal = await authenticate_token(state, token.strip(), scope)
         elif api_key:
             principal = await _authenticate_api_key(state, api_key.strip())
         else:
             cookie = _cookie(headers.get("cookie"), SESSION_COOKIE)
             if cookie:
                 try:
-                    principal = await authenticate_token(state, cookie)
+                    principal = await authenticate_token(state, cookie, scope)
                 except Unauthorized:
                     principal = None  # a stale page cookie just means "log in again"
         if principal is not None:
@@ -86,10 +94,13 @@ _PRINCIPAL_ROW = (
 )
 
 
-async def authenticate_token(state: Any, token: str) -> Principal:
+async def authenticate_token(state: Any, token: str, scope: Any = None) -> Principal:
+    """``scope``: the request's, whose connection (PostgreSQL) the read then uses."""
     claims = decode_access_token(token, secret=state.settings.secret_key)
     row = await state.lookup.first(
-        _PRINCIPAL_ROW, {"device_id": claims.device_id, "user_id": claims.user_id}
+        _PRINCIPAL_ROW,
+        {"device_id": claims.device_id, "user_id": claims.user_id},
+        await request_connection(state, scope) if scope is not None else None,
     )
     if row is None:
         raise Unauthorized("token refers to an unknown device")

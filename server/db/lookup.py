@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.db.direct import plan
 
@@ -37,8 +37,19 @@ class Lookup:
             self._raw.close()
             self._raw = None
 
-    async def first(self, stmt: Select[Any], params: Mapping[str, Any]) -> Any:
+    async def first(
+        self,
+        stmt: Select[Any],
+        params: Mapping[str, Any],
+        connection: AsyncConnection | None = None,
+    ) -> Any:
+        """``connection`` (PostgreSQL): read with it and end its transaction, so the caller can
+        go on using it; without one, a pooled connection is taken for the read."""
         if not self._inline:
+            if connection is not None:
+                row = (await connection.execute(stmt, params)).first()
+                await connection.rollback()
+                return row
             async with self._engine.connect() as conn:
                 return (await conn.execute(stmt, params)).first()
         prepared = plan(stmt, self._engine.dialect, tuple(params))

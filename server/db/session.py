@@ -4,14 +4,17 @@ refused request writes nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, MutableMapping
 from contextlib import AsyncExitStack
+from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-__all__ = ["begin_reading", "provide_db"]
+__all__ = ["begin_reading", "provide_db", "release_request_connection", "request_connection"]
+
+_CONNECTION = "fieldline.connection"
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -21,6 +24,28 @@ async def begin_reading(session: AsyncSession, state: State) -> None:
     WAL lets them run beside the writer. (Elsewhere a transaction is a transaction.)"""
     if state.is_sqlite:
         await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+
+
+async def request_connection(
+    state: State, scope: MutableMapping[str, Any]
+) -> AsyncConnection | None:
+    """On PostgreSQL, the request's one pooled connection, taken on first use: authentication
+    reads with it, then the request's session runs its transactions on it. Taking a connection
+    for each made a request queue for the small pool twice under a burst. None on SQLite, where
+    a connection per transaction is what releases the writer gate."""
+    if state.is_sqlite:
+        return None
+    connection: AsyncConnection | None = scope.get(_CONNECTION)
+    if connection is None:
+        connection = scope[_CONNECTION] = await state.engine.connect()
+    return connection
+
+
+async def release_request_connection(scope: MutableMapping[str, Any]) -> None:
+    """Give the request's connection back to the pool (once; later calls do nothing)."""
+    connection: AsyncConnection | None = scope.pop(_CONNECTION, None)
+    if connection is not None:
+        await connection.close()
 
 
 async def provide_db(state: State, request: Request) -> AsyncGenerator[AsyncSession, None]:
@@ -34,7 +59,9 @@ async def provide_db(state: State, request: Request) -> AsyncGenerator[AsyncSess
             # commits, then reads its pull page in a second transaction, and with a connection
             # per transaction that one queued for a connection again behind every other request
             # of a burst (PostgreSQL's pool is small on purpose, server/db/engine.py).
-            connection = await stack.enter_async_context(state.engine.connect())
+            connection = await request_connection(state, request.scope)
+            # Back to the pool when the handler is done, before any background task runs.
+            stack.push_async_callback(release_request_connection, request.scope)
             session = await stack.enter_async_context(state.sessionmaker(bind=connection))
         if request.method in _READ_METHODS:
             await begin_reading(session, state)
