@@ -8,7 +8,8 @@ statement, compiled once (server/db/direct.py), on one connection the process ke
 reads: outside any transaction, so each read sees the latest committed state (WAL readers never
 wait for the writer), and with ``query_only`` set, so nothing can write through it. Statements
 run inline on the event loop's thread, as all SQLite statements here do
-(server/db/sqlite_driver.py). On PostgreSQL it is an ordinary pooled read.
+(server/db/sqlite_driver.py). On PostgreSQL the read uses the request's own connection when
+given it (server/db/session.py), or a pooled one.
 """
 
 from __future__ import annotations
