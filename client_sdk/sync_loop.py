@@ -204,9 +204,10 @@ class SyncEngine:
         try:
             self._pull_pages(report, progress, first, ahead)
         finally:
-            # After an error, a page may still be on its way: it is not waited for (nobody will
-            # apply it), and the error propagates now.
-            ahead.shutdown(wait=False, cancel_futures=True)
+            # After an error a request may still be out. It is waited for (its page is dropped):
+            # a caller that syncs again at once must not have two requests racing, and one
+            # refreshing the tokens under the other.
+            ahead.shutdown(wait=True, cancel_futures=True)
 
     def _pull_pages(
         self,

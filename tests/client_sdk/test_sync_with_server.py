@@ -3,6 +3,7 @@ stores: login, bootstrap, push, pull, rebase, conflicts, re-pricing, 410 recover
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -296,3 +297,27 @@ def test_the_next_page_is_asked_for_while_a_page_is_applied(
     assert report.pages > 2
     assert sent_during_apply == [True]
     assert accounts == sorted(world.accounts["N1"])
+
+
+def test_a_page_that_fails_to_apply_drops_the_page_asked_ahead_and_keeps_the_cursor(
+    client: TestClient[Litestar], world: World, tmp_path: Path
+) -> None:
+    class DiskFull(Exception):
+        pass
+
+    def step(name: str) -> None:
+        if name == "pull:applying":
+            raise DiskFull
+
+    device = FieldClient(
+        tmp_path / "full.db", client, token_store=MemoryTokenStore(), page_limit=3, step=step
+    )
+    device.login("rep_n1", PASSWORD)
+    with pytest.raises(DiskFull):
+        device.sync()
+    # The request already out was let finish before the error came back: nothing is left
+    # running that could race the next sync.
+    assert not [t for t in threading.enumerate() if t.name.startswith("fieldline-pull")]
+    assert device.store.get_meta("cursor") is None
+    assert device.accounts() == []
+    device.close()
