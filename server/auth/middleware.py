@@ -94,13 +94,13 @@ _PRINCIPAL_ROW = (
 )
 
 
-async def authenticate_token(state: Any, token: str, scope: Any = None) -> Principal:
+async def authenticate_token(state: Any, token: str, scope: Any) -> Principal:
     """``scope``: the request's, whose connection (PostgreSQL) the read then uses."""
     claims = decode_access_token(token, secret=state.settings.secret_key)
     row = await state.lookup.first(
         _PRINCIPAL_ROW,
         {"device_id": claims.device_id, "user_id": claims.user_id},
-        await request_connection(state, scope) if scope is not None else None,
+        await request_connection(state, scope),
     )
     if row is None:
         raise Unauthorized("token refers to an unknown device")

@@ -21,7 +21,6 @@ from server.auth.guards import principal_of, requires_role, requires_user
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.db.base import utcnow
-from server.db.session import begin_reading
 from server.errors import BadRequest, FieldlineError, UnsupportedMediaType, UpgradeRequired
 from server.metrics import METRICS
 from server.sync import pull as pull_service
@@ -145,7 +144,6 @@ class SyncController(Controller):
                 # On PostgreSQL the pull reads after the push is committed, as a separate GET
                 # would: the push's changes must be visible to the snapshot the cursor takes.
                 await db.commit()
-                await begin_reading(db, state)
             # On SQLite it reads inside the push's own transaction, which holds the only write
             # lock: the page is what a read just after the commit would return (no other
             # writer can come between), without a second transaction and connection.
