@@ -36,21 +36,25 @@ the next millisecond instead, which keeps every stamp increasing.
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass
 from functools import lru_cache
+
+import msgspec
 
 __all__ = ["MAX_COUNTER", "MAX_WALL_MS", "Hlc", "bound", "receive", "send", "wall_now_ms"]
 
 MAX_WALL_MS = 10**15 - 1
 MAX_COUNTER = 10**5 - 1
 
-_PATTERN = re.compile(r"(\d{15})-(\d{5})-(.+)", re.DOTALL)
+_WALL_DIGITS = 15
+_COUNTER_AT = _WALL_DIGITS + 1
+_NODE_AT = _COUNTER_AT + 5 + 1
 
 
-@dataclass(frozen=True, order=True)
-class Hlc:
+class Hlc(msgspec.Struct, frozen=True, order=True):
+    """Ordered as (wall_ms, counter, node). A Struct rather than a dataclass: every pushed
+    mutation builds one, and a frozen dataclass costs ten times as much to construct."""
+
     wall_ms: int
     counter: int
     node: str
@@ -76,11 +80,19 @@ class Hlc:
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> Hlc:
     # Stamps are immutable and a push parses each several times (bounding it, merging it, the
-    # transaction's latest): remembered, the repeats cost a dictionary lookup.
-    match = _PATTERN.fullmatch(text)
-    if match is None:
+    # transaction's latest): remembered, the repeats cost a dictionary lookup. Sliced rather
+    # than matched: the layout is fixed up to the node.
+    wall = text[:_WALL_DIGITS]
+    counter = text[_COUNTER_AT : _NODE_AT - 1]
+    if (
+        len(text) <= _NODE_AT
+        or text[_WALL_DIGITS] != "-"
+        or text[_NODE_AT - 1] != "-"
+        or not (wall + counter).isascii()
+        or not (wall + counter).isdigit()
+    ):
         raise ValueError(f"malformed HLC stamp: {text!r}")
-    return Hlc(int(match.group(1)), int(match.group(2)), match.group(3))
+    return Hlc(int(wall), int(counter), text[_NODE_AT:])
 
 
 def wall_now_ms() -> int:

@@ -54,6 +54,10 @@ def from_wire(entity: str, field: str, value: Any) -> Any:
     column = _columns(entity).get(field)
     if column is None:
         raise FieldError(field, f"{entity} has no field '{field}'")
+    return _convert(column, field, value)
+
+
+def _convert(column: _Column, field: str, value: Any) -> Any:
     if value is None:
         if not column.nullable:
             raise FieldError(field, f"{field} may not be null")
@@ -88,9 +92,19 @@ def from_wire(entity: str, field: str, value: Any) -> Any:
 
 def coerce(entity: str, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Pushed fields as (canonical wire values, Python column values), converted once."""
+    columns = _columns(entity)
     wire: dict[str, Any] = {}
     python: dict[str, Any] = {}
     for name, value in fields.items():
-        python[name] = converted = from_wire(entity, name, value)
+        column = columns.get(name)
+        if column is None:
+            raise FieldError(name, f"{entity} has no field '{name}'")
+        if type(value) is str and column.python_type is str:
+            # Most pushed values are text bound for a text column: their own wire form.
+            if column.max_length is not None and len(value) > column.max_length:
+                raise FieldError(name, f"{name} is longer than {column.max_length} characters")
+            python[name] = wire[name] = value
+            continue
+        python[name] = converted = _convert(column, name, value)
         wire[name] = to_wire(converted)
     return wire, python

@@ -5,10 +5,10 @@ scenario in tests/sync/golden/)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from sync import codec
@@ -54,7 +54,7 @@ def _answer(seq: int, got: Resolution) -> dict[str, Any]:
         "seq": seq,
         "outcome": got.outcome,
         "write": got.write,
-        "discarded": [asdict(d) for d in got.discarded],
+        "discarded": [msgspec.structs.asdict(d) for d in got.discarded],
         "rejection": rejection,
     }
 
