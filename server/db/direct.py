@@ -10,7 +10,8 @@ receives exactly what it would have received, and returned rows go through the c
 processors.
 
 * SQLite: the statement runs on the transaction's own DB-API connection, inline (the driver runs
-  every statement on the event loop's thread anyway, server/db/sqlite_driver.py).
+  every statement on the event loop's thread anyway, server/db/sqlite_driver.py). Listeners of
+  ``before_cursor_execute`` are told of it, as they are of any statement.
 * PostgreSQL: through ``exec_driver_sql`` on the transaction's connection, so asyncpg's adapter
   keeps managing the transaction it began.
 
@@ -148,6 +149,17 @@ def _run(conn: Connection, stmt: Executable, rows: Sequence[Mapping[str, Any]]) 
     if conn.dialect.name == "sqlite":
         raw = conn.connection.driver_connection
         assert raw is not None
+        if conn.dispatch.before_cursor_execute:
+            # Listeners (statement logging, tests that check query plans) see these statements
+            # as they see any other; without listeners this is one truth test.
+            conn.dispatch.before_cursor_execute(
+                conn,
+                None,
+                prepared.sql,
+                params if len(params) > 1 else params[0],
+                None,
+                len(params) > 1,
+            )
         try:
             if len(params) > 1:
                 raw.executemany(prepared.sql, params)

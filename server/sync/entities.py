@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -75,10 +76,26 @@ def wire_record(obj: Any, entity: str | None = None) -> dict[str, Any]:
     # ORM's descriptor, which matters at thousands of records per request.
     state = getattr(obj, "__dict__", None) or {}
     data = {}
+    global _last_wired
     for name in _wire_names(entity):
         value = state[name] if name in state else getattr(obj, name)
-        data[name] = value if value is None or type(value) in JSON_SCALARS else to_wire(value)
+        if value is None or type(value) in JSON_SCALARS:
+            data[name] = value
+            continue
+        if type(value) is not datetime:
+            data[name] = to_wire(value)
+            continue
+        # Records written together share their timestamps (one object per flush): the last
+        # instant converted is kept, as one tuple so that another thread sees a matching pair.
+        seen, wired = _last_wired
+        if value is not seen:
+            wired = to_wire(value)
+            _last_wired = (value, wired)
+        data[name] = wired
     return data
+
+
+_last_wired: tuple[datetime | None, Any] = (None, None)
 
 
 @cache

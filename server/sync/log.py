@@ -301,9 +301,15 @@ async def read_branches(
     shape = (tuple(columns), tuple(conditions), tuple(branches), order, _is_pg(session))
     statements = _statements(*shape) if reuse else _statements.__wrapped__(*shape)
     values = {**(params or {}), "page_limit": limit}
-    if len(statements) == 1:
-        return list((await session.execute(statements[0], values)).all())
-    streams = [(await session.execute(stmt, values)).all() for stmt in statements]
+    if reuse:
+        # Kept statements go straight to the driver (server/db/direct.py): SQLAlchemy's own
+        # path computes a cache key over the whole statement on every call, which cost as much
+        # as the read of a small page.
+        streams = [await execute(session, stmt, values) for stmt in statements]
+    else:
+        streams = [list((await session.execute(stmt, values)).all()) for stmt in statements]
+    if len(streams) == 1:
+        return streams[0]
     names = [column.key for column in columns]
     key = operator.itemgetter(*(names.index(name) for name in order))
     return list(islice(heapq.merge(*streams, key=key), limit))

@@ -23,6 +23,7 @@ Theory of operation
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -296,8 +297,8 @@ async def _push(
     await _record(session, principal, processed, now)
     if new_leads:
         await domain.assign_new_leads(session, new_leads, now=now)
-    for result in answers.values():
-        METRICS.count(f"mutation_{result.__struct_config__.tag}")
+    for tag, count in Counter(r.__struct_config__.tag for r in answers.values()).items():
+        METRICS.count(f"mutation_{tag}", count)
     return PushResponse(
         results=[answers[m.seq] for m in request.mutations], server_hlc=server_clock.now()
     )
@@ -764,7 +765,8 @@ async def _record(
                     "device_id": principal.device_id,
                     "seq": m.seq,
                     "tx": m.tx,
-                    "result": msgspec.to_builtins(r),
+                    # Encoded once, straight to the column's JSON text.
+                    "result": msgspec.Raw(_result_encoder.encode(r)),
                     "at": now,
                 }
                 for m, r in answered
