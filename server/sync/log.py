@@ -297,7 +297,7 @@ async def read_branches(
     ``params`` holds the values of bound parameters in the conditions and branches.
     ``reuse``: the caller passes the same element objects every time (the page limit aside), so
     the statements are built once and kept: building and hashing them cost about as much as
-    running them for a small pull."""
+    running them for a small pull. Rows are read by position (in the order of ``columns``)."""
     shape = (tuple(columns), tuple(conditions), tuple(branches), order, _is_pg(session))
     statements = _statements(*shape) if reuse else _statements.__wrapped__(*shape)
     values = {**(params or {}), "page_limit": limit}
@@ -305,7 +305,7 @@ async def read_branches(
         # Kept statements go straight to the driver (server/db/direct.py): SQLAlchemy's own
         # path computes a cache key over the whole statement on every call, which cost as much
         # as the read of a small page.
-        streams = [await execute(session, stmt, values) for stmt in statements]
+        streams = [await execute(session, stmt, values, named=False) for stmt in statements]
     else:
         streams = [list((await session.execute(stmt, values)).all()) for stmt in statements]
     if len(streams) == 1:
@@ -377,18 +377,19 @@ async def _ordered(
 
 
 def _row(r: Any) -> LogRow:
-    at = r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC)
+    # By position (the order of _LOG_COLUMNS): kept statements return plain tuples.
+    seq, at, entity, record_id, op, version, data, event, device_id, origin_device_id = r
     return LogRow(
-        seq=r.seq,
-        at=at,
-        entity=r.entity,
-        record_id=r.record_id,
-        op=r.op,
-        version=r.version,
-        data=r.data or {},
-        event=r.event,
-        device_id=r.device_id,
-        origin_device_id=r.origin_device_id,
+        seq=seq,
+        at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        entity=entity,
+        record_id=record_id,
+        op=op,
+        version=version,
+        data=data or {},
+        event=event,
+        device_id=device_id,
+        origin_device_id=origin_device_id,
     )
 
 

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Text, and_, case, cast, null, select, tuple_
+from sqlalchemy import ColumnElement, Text, and_, bindparam, case, cast, null, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.models import Role
@@ -111,33 +111,23 @@ async def _snapshot_page(
     raw_json: bool,
 ) -> PullPage:
     table = SyncRecord.__table__
-    conditions = [table.c.deleted.is_(False)]
+    params = scope_params(principal)
     if position.e is not None:
-        conditions.append(table.c.entity == position.e)
+        params[_SNAPSHOT_ENTITY] = position.e
     if position.b:
-        conditions.append(tuple_(table.c.entity, table.c.record_id) > tuple(position.b))
-    text = cast(table.c.data, Text)
-    columns = (
-        table.c.entity,
-        table.c.record_id,
-        table.c.version,
-        # A MessagePack page is the stored items side by side; a JSON page passes the stored
-        # bodies through as text. Rows packed before ``packed`` existed bring their text too,
-        # decoded in one call per page (instead of one JSON column conversion per row).
-        (null() if raw_json else table.c.packed).label("packed"),
-        (text if raw_json else case((table.c.packed.is_(None), text), else_=null())).label("data"),
-    )
+        params[_AFTER_ENTITY], params[_AFTER_ID] = position.b
     # One ordered stream per scope branch, merged: each branch walks its own index in
     # (entity, record_id) order, so a page costs its own rows, where a single OR query
     # must collect and sort the whole rest of the scope for every page.
     rows = await read_branches(
         session,
-        columns,
-        conditions,
+        _snapshot_columns(raw_json),
+        _snapshot_conditions(position.e is not None, bool(position.b)),
         scope_branches(principal.role, table),
         ("entity", "record_id"),
         limit + 1,
-        scope_params(principal),
+        params,
+        reuse=True,
     )
     page = distinct_adjacent(rows, 2)[:limit]
     # Stored items go into the page as they are (msgspec.Raw encodes as its own bytes). Rows
@@ -177,6 +167,42 @@ async def _snapshot_page(
 
 
 _bodies = msgspec.json.Decoder(list[dict[str, Any]])
+
+_SNAPSHOT_ENTITY = "snapshot_entity"
+_AFTER_ENTITY = "after_entity"
+_AFTER_ID = "after_record_id"
+
+
+@cache
+def _snapshot_columns(raw_json: bool) -> tuple[Any, ...]:
+    table = SyncRecord.__table__
+    text = cast(table.c.data, Text)
+    return (
+        table.c.entity,
+        table.c.record_id,
+        table.c.version,
+        # A MessagePack page is the stored items side by side; a JSON page passes the stored
+        # bodies through as text. Rows packed before ``packed`` existed bring their text too,
+        # decoded in one call per page (instead of one JSON column conversion per row).
+        (null() if raw_json else table.c.packed).label("packed"),
+        (text if raw_json else case((table.c.packed.is_(None), text), else_=null())).label("data"),
+    )
+
+
+@cache
+def _snapshot_conditions(one_entity: bool, after: bool) -> tuple[ColumnElement[bool], ...]:
+    """The snapshot's conditions, built once per shape with their values as parameters, so
+    that its statements are kept (``read_branches``, ``reuse``)."""
+    table = SyncRecord.__table__
+    conditions: list[ColumnElement[bool]] = [table.c.deleted.is_(False)]
+    if one_entity:
+        conditions.append(table.c.entity == bindparam(_SNAPSHOT_ENTITY))
+    if after:
+        conditions.append(
+            tuple_(table.c.entity, table.c.record_id)
+            > tuple_(bindparam(_AFTER_ENTITY), bindparam(_AFTER_ID))
+        )
+    return tuple(conditions)
 
 
 @cache
