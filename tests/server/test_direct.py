@@ -1,7 +1,8 @@
 """Statements run straight through the driver (server/db/direct.py), on both stores: bulk inserts
 store exactly what SQLAlchemy's own executemany stores and refuse rows that would leave a column
-default to SQLAlchemy; single statements take the values written into them, return typed rows,
-and fail as SQLAlchemy would."""
+default to SQLAlchemy; single statements take the values written into them, return typed rows
+(named, or plain tuples for callers that read by position), fail as SQLAlchemy would, and are
+seen by statement listeners as any statement is."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, event, insert, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -169,3 +171,47 @@ def test_nulls_and_bytes_reach_sqlite_as_null_and_blob(store: Store) -> None:
     stored = run_db(store.url, work)
     assert stored[0] == ("null", "blob", bytes([0x81, 0xA1, 0x61, 0]))
     assert stored[3] == ("null", "null", None)
+
+
+def test_rows_read_by_position_are_the_same_values_unnamed(store: Store) -> None:
+    table = SyncRecord.__table__
+    read = select(table.c.record_id, table.c.version, table.c.packed).where(
+        table.c.record_id.like(bindparam("tag"))
+    )
+    typed = select(table.c.record_id, table.c.data).where(table.c.record_id == bindparam("id"))
+
+    async def work(session: AsyncSession) -> tuple[list[Any], list[Any], list[Any]]:
+        await insert_rows_async(session, insert(table), _records("pos"))
+        named = await execute(session, read, {"tag": "pos-%"})
+        plain = await execute(session, read, {"tag": "pos-%"}, named=False)
+        # A column with a result processor still goes through it.
+        decoded = await execute(session, typed, {"id": "pos-1"}, named=False)
+        return named, plain, decoded
+
+    named, plain, decoded = run_db(store.url, work)
+    assert sorted(tuple(r) for r in plain) == sorted(tuple(r) for r in named)
+    assert len(plain) == 5
+    assert not any(hasattr(r, "_fields") for r in plain)
+    [(record_id, data)] = decoded
+    assert (record_id, data) == ("pos-1", _records("pos")[1]["data"])
+
+
+def test_statement_listeners_see_direct_statements(store: Store) -> None:
+    seen: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    stmt = select(SyncRecord.__table__.c.version).where(
+        SyncRecord.__table__.c.record_id == bindparam("id")
+    )
+
+    async def work(session: AsyncSession) -> None:
+        await execute(session, stmt, {"id": "nothing"})
+
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        run_db(store.url, work)
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
+    assert any("FROM sync_records" in statement for statement in seen)
