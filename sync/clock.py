@@ -84,12 +84,12 @@ def _parse(text: str) -> Hlc:
     # than matched: the layout is fixed up to the node.
     wall = text[:_WALL_DIGITS]
     counter = text[_COUNTER_AT : _NODE_AT - 1]
+    digits = wall + counter
     if (
         len(text) <= _NODE_AT
         or text[_WALL_DIGITS] != "-"
         or text[_NODE_AT - 1] != "-"
-        or not (wall + counter).isascii()
-        or not (wall + counter).isdigit()
+        or not (digits.isascii() and digits.isdigit())
     ):
         raise ValueError(f"malformed HLC stamp: {text!r}")
     return Hlc(int(wall), int(counter), text[_NODE_AT:])

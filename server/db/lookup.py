@@ -45,26 +45,26 @@ class Lookup:
         params: Mapping[str, Any],
         connection: AsyncConnection | None = None,
     ) -> Any:
-        """``connection`` (PostgreSQL): read with it and end its transaction, so the caller can
-        go on using it; without one, a pooled connection is taken for the read."""
+        """``connection`` (PostgreSQL): read with it, before it begins any transaction, so the
+        caller goes on using it as if untouched; without one, a pooled connection is taken for
+        the read."""
         prepared = plan(stmt, self._engine.dialect, tuple(params))
+        values = prepared.params([params])[0]
         if not self._inline:
             if connection is not None:
                 # Straight on asyncpg, outside a transaction: one round trip, where SQLAlchemy's
                 # connection would send BEGIN, the read and ROLLBACK. The connection has not
                 # begun anything yet, so the request's session begins its own as usual.
                 raw = (await connection.get_raw_connection()).driver_connection
-                found = await raw.fetchrow(prepared.sql, *prepared.params([params])[0])
+                found = await raw.fetchrow(prepared.sql, *values)
             else:
                 async with self._engine.connect() as conn:
-                    found = (
-                        await conn.exec_driver_sql(prepared.sql, prepared.params([params])[0])
-                    ).first()
+                    found = (await conn.exec_driver_sql(prepared.sql, values)).first()
             if found is None:
                 return None
             assert prepared.result is not None
             return prepared.result.rows([found])[0]
-        cursor = self._connection().execute(prepared.sql, prepared.params([params])[0])
+        cursor = self._connection().execute(prepared.sql, values)
         row = cursor.fetchone()
         # A statement left unfinished would hold a read snapshot open, and no checkpoint could
         # restart the write-ahead log: reset it now rather than whenever the cursor is freed.
