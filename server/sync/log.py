@@ -225,9 +225,10 @@ async def read_log_rows(
     """Rows after ``cursor`` matching ``where`` (and any one of ``branches``), in commit order,
     at most ``limit``; the cursor to continue from; whether more rows are already available.
 
-    ``branches`` are read as one ordered stream each, merged by the database (a device's scope:
-    each branch walks its own ``(key, seq)`` index), so a pull costs the rows in its scope, not
-    every row written since its cursor. Without ``where``, the statements are built once per
+    ``branches`` are read as one ordered stream each and merged (a device's scope: each branch
+    seeks its own index, ``(key, seq)`` on SQLite and ``(key, txid)`` over the window on
+    PostgreSQL), so a pull costs the rows in its scope that changed, not every row written since
+    its cursor nor the scope's history. Without ``where``, the statements are built once per
     ``branches`` (whose values come in ``params``) and reused."""
     conditions = (_AFTER_SEQ,) if where is None else (_AFTER_SEQ, where)
     params = dict(params or {})
@@ -288,8 +289,8 @@ async def read_branches(
 
     SQLite merges the reads itself (``UNION ALL … ORDER BY … LIMIT``). PostgreSQL's planner
     misjudges how many rows a page bound leaves in a branch and would collect and sort them all,
-    on disk, for every page; there each branch is read alone (an index scan that stops at the
-    limit) and the rows are merged here. Key columns compare the same way in Python as in the
+    on disk, for every page; there each branch is read alone through its own index and the
+    rows are merged here. Key columns compare the same way in Python as in the
     database: integers, or text in byte order (the "C" collation on PostgreSQL, migration
     0006).
 

@@ -43,16 +43,38 @@ def partial_index(name: str, *columns: str, where: str) -> Index:
     return Index(name, *columns, sqlite_where=sqlite_where, postgresql_where=postgresql_where)
 
 
+_SCOPE_KEYS = ("territory_id", "user_id", "region_id", "public", "device_id")
+
+
+def _branch_indexes() -> tuple[Index, ...]:
+    """The change log's scope-branch indexes: each ordered the way its store's cursor moves.
+
+    SQLite's cursor is a sequence number, so a pull seeks to ``(key, seq)`` and reads on.
+    PostgreSQL's cursor is a window of transactions (server/sync/log.py), so a pull seeks to
+    ``(key, txid)`` over the window's transaction ids: with ``(key, seq)`` every new window
+    started at the branch's first retained row, and an incremental pull cost the branch's whole
+    history rather than what changed (migration 0008)."""
+    out: list[Index] = []
+    for key in _SCOPE_KEYS:
+        short = key.removesuffix("_id")
+        lead = () if key == "public" else (key,)
+        out.append(
+            partial_index(f"ix_sync_change_log_{short}_seq", *lead, "seq", where=key).ddl_if(
+                dialect="sqlite"
+            )
+        )
+        out.append(
+            partial_index(f"ix_sync_change_log_{short}_txid", *lead, "txid", where=key).ddl_if(
+                dialect="postgresql"
+            )
+        )
+    return tuple(out)
+
+
 class ChangeLog(Base):
     __tablename__ = "sync_change_log"
     __table_args__ = (
-        partial_index(
-            "ix_sync_change_log_territory_seq", "territory_id", "seq", where="territory_id"
-        ),
-        partial_index("ix_sync_change_log_user_seq", "user_id", "seq", where="user_id"),
-        partial_index("ix_sync_change_log_region_seq", "region_id", "seq", where="region_id"),
-        partial_index("ix_sync_change_log_public_seq", "seq", where="public"),
-        partial_index("ix_sync_change_log_device_seq", "device_id", "seq", where="device_id"),
+        *_branch_indexes(),
         partial_index("ix_sync_change_log_txid", "txid", where="txid"),
         Index("ix_sync_change_log_entity_seq", "entity", "seq"),
         partial_index("ix_sync_change_log_event_seq", "event", "seq", where="event"),
