@@ -43,7 +43,7 @@ def _captured(table: str) -> Iterator[list[tuple[str, Any]]]:
     seen: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
+        if statement.lstrip(" \n(").upper().startswith("SELECT") and f"FROM {table}" in statement:
             seen.append((statement, params))
 
     event.listen(Engine, "before_cursor_execute", capture)
