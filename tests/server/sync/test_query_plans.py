@@ -3,7 +3,9 @@
 The scope-key indexes are partial (migration 0007): they hold only rows whose key is set. A
 partial index is used only when the query's conditions imply its predicate, so a change to how
 the pull writes its conditions could silently turn every pull into a scan of the whole change
-log. These tests capture the statements a real pull runs and ask each store for its plan."""
+log. These tests capture the statements a real pull runs and ask each store for its plan, and
+on PostgreSQL how many rows that plan reads: an index can be used and still read far more than
+the page (a branch's history, or every scope's rows of the cursor's window)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ _SCOPE_INDEXES = {
     "sync_records": {"ix_sync_records_territory", "ix_sync_records_user", "ix_sync_records_public"},
 }
 _CHANGES = 300
+"""Changes behind a cursor, or outside the pulling rep's scope, that a pull must not read."""
 
 
 @contextmanager
