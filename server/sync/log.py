@@ -44,6 +44,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal_column,
     select,
     text,
     true,
@@ -181,11 +182,22 @@ async def head_cursor(session: AsyncSession) -> str:
 # Run straight on the driver (server/db/direct.py): it runs on every incremental pull, and
 # through the session it cost a third of a small pull's reading.
 _HORIZON = select(SyncMeta.__table__.c.value).where(SyncMeta.__table__.c.key == _HORIZON_KEY)
+_HORIZON_AND_SNAPSHOT = select(
+    _HORIZON.scalar_subquery().label("value"),
+    literal_column("pg_current_snapshot()::text").label("snapshot"),
+)
 
 
-async def check_horizon(session: AsyncSession, cursor: Cursor, retention_days: int) -> None:
-    found = await execute(session, _HORIZON, {})
-    horizon = found[0].value if found else None
+async def check_horizon(session: AsyncSession, cursor: Cursor, retention_days: int) -> str | None:
+    """Refuse (410) a cursor from before the compaction horizon. On PostgreSQL, when the
+    cursor's window is closed, the same round trip also takes the snapshot that the read after
+    this opens its next window with, and returns it (``read_log_rows``'s ``snapshot``)."""
+    if cursor.hi is None and _is_pg(session):
+        [row] = await execute(session, _HORIZON_AND_SNAPSHOT, {})
+        horizon, snapshot = row.value, str(row.snapshot)
+    else:
+        found = await execute(session, _HORIZON, {})
+        horizon, snapshot = (found[0].value if found else None), None
     if horizon is not None and cursor.t < int(horizon):
         raise Gone(
             "this cursor is older than the change log's retention "
@@ -193,6 +205,7 @@ async def check_horizon(session: AsyncSession, cursor: Cursor, retention_days: i
             "start again without a cursor (bootstrap) and keep unsent changes",
             extra={"retention_days": retention_days, "code": "cursor_expired"},
         )
+    return snapshot
 
 
 _LOG = ChangeLog.__table__
@@ -220,9 +233,12 @@ async def read_log_rows(
     where: ColumnElement[bool] | None = None,
     branches: tuple[ColumnElement[bool], ...] | None = None,
     params: dict[str, Any] | None = None,
+    snapshot: str | None = None,
 ) -> tuple[list[LogRow], Cursor, bool]:
     """Rows after ``cursor`` matching ``where`` (and any one of ``branches``), in commit order,
     at most ``limit``; the cursor to continue from; whether more rows are already available.
+    ``snapshot``: PostgreSQL's current snapshot, taken by the caller in this transaction
+    (``check_horizon``), to open the next window with instead of a round trip of its own.
 
     ``branches`` are read as one ordered stream each and merged (a device's scope: each branch
     seeks its own index, ``(key, seq)`` on SQLite and ``(key, txid)`` over the window on
@@ -233,7 +249,7 @@ async def read_log_rows(
     params = dict(params or {})
     reuse = where is None
     if _is_pg(session):
-        return await _read_pg(session, cursor, conditions, branches, limit, params, reuse)
+        return await _read_pg(session, cursor, conditions, branches, limit, params, reuse, snapshot)
     params["after_seq"] = cursor.q
     raw = await _ordered(session, conditions, branches, limit + 1, params, reuse)
     rows = [_row(r) for r in distinct_adjacent(raw, 1)[:limit]]
@@ -251,12 +267,14 @@ async def _read_pg(
     limit: int,
     params: dict[str, Any],
     reuse: bool,
+    snapshot: str | None,
 ) -> tuple[list[LogRow], Cursor, bool]:
     rows: list[LogRow] = []
     while True:
         lo = cursor.lo or _EMPTY_SNAPSHOT
         opened_earlier = cursor.hi is not None
-        hi = cursor.hi or await _snapshot(session)
+        hi = cursor.hi or snapshot or await _snapshot(session)
+        snapshot = None  # a window read on below takes a snapshot of its own
         params.update(xmin=_xmin(lo), xmax=_xmax(hi), lo=lo, hi=hi, after_seq=cursor.q)
         want = limit - len(rows)
         raw = await _ordered(session, (_PG_WINDOW, *conditions), branches, want + 1, params, reuse)
@@ -412,7 +430,9 @@ async def read_changes(
     webhook dispatcher. ``cursor=None`` starts at the beginning of the retained log."""
     position = decode_cursor(cursor) if cursor else await start_cursor(session)
     if cursor:
-        await check_horizon(session, position, retention_days)
+        snapshot = await check_horizon(session, position, retention_days)
+    else:
+        snapshot = None
     table = ChangeLog.__table__
     clauses: list[ColumnElement[bool]] = [table.c.device_id.is_(None)]
     if entities is not None:
@@ -420,7 +440,7 @@ async def read_changes(
     if events is not None:
         clauses.append(table.c.event.in_(list(events)))
     rows, next_position, more = await read_log_rows(
-        session, position, limit=limit, where=and_(*clauses)
+        session, position, limit=limit, where=and_(*clauses), snapshot=snapshot
     )
     return LogPage(rows=rows, cursor=encode_cursor(next_position), more=more)
 

@@ -80,13 +80,14 @@ async def pull(
             session, principal, settings, position, limit, first=False, raw_json=raw_json
         )
 
-    await check_horizon(session, position, settings.sync_retention_days)
+    snapshot = await check_horizon(session, position, settings.sync_retention_days)
     rows, next_position, more = await read_log_rows(
         session,
         position,
         limit=limit,
         branches=_log_branches(principal.role),
         params=scope_params(principal),
+        snapshot=snapshot,
     )
     items = [_item(row) for row in rows]
     sums = await scope_checksums(session, principal) if checksums and not more else None
