@@ -208,11 +208,19 @@ def _insert_rows_pg(
     per_statement = max(1, min(_PG_MAX_ROWS, _PG_MAX_PARAMETERS // max(width, 1)))
     for start in range(0, len(params), per_statement):
         chunk = params[start : start + per_statement]
-        sql = _multirow_sql(single, width, len(chunk))
+        first = chunk[0]
+        # A value every row shares (the batch's timestamp, entity, scope keys) is sent once and
+        # named in every row: most of a change row's columns are the same across a batch, and
+        # encoding a timestamp for the wire costs the driver more than the rest of its row.
+        shared = tuple(i for i in range(width) if all(row[i] is first[i] for row in chunk[1:]))
+        sql = _multirow_sql(single, width, len(chunk), shared)
         if sql is None:
             conn.exec_driver_sql(single, chunk)
-        else:
-            conn.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+            continue
+        own = [i for i in range(width) if i not in shared]
+        values = [first[i] for i in shared]
+        values.extend(row[i] for row in chunk for i in own)
+        conn.exec_driver_sql(sql, tuple(values))
 
 
 @lru_cache(maxsize=128)
@@ -222,9 +230,11 @@ def _executemany_sql(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) 
 
 
 @lru_cache(maxsize=256)
-def _multirow_sql(sql: str, width: int, count: int) -> str | None:
+def _multirow_sql(sql: str, width: int, count: int, shared: tuple[int, ...] = ()) -> str | None:
     """``sql`` with ``count`` rows in its VALUES list, or None when its one row is not exactly
-    the placeholders $1..$``width`` (then each row runs on its own)."""
+    the placeholders $1..$``width`` (then each row runs on its own). The columns at the
+    positions in ``shared`` take one parameter, named in every row; their values come first,
+    then each row's own."""
     start = sql.find(" VALUES (")
     if start < 0:
         return None
@@ -239,10 +249,16 @@ def _multirow_sql(sql: str, width: int, count: int) -> str | None:
     numbers = [int(n) for n in _PLACEHOLDER.findall(group)]
     if end < 0 or numbers != list(range(1, width + 1)) or _PLACEHOLDER.search(sql[end:]):
         return None
-    rows = [
-        _PLACEHOLDER.sub(lambda m, offset=n * width: f"${int(m.group(1)) + offset}", group)
-        for n in range(count)
-    ]
+    own_width = width - len(shared)
+    number: dict[int, int] = {column + 1: slot + 1 for slot, column in enumerate(shared)}
+    for slot, column in enumerate(c for c in range(width) if c not in shared):
+        number[column + 1] = len(shared) + slot + 1
+
+    def renumber(match: re.Match[str], row: int) -> str:
+        target = number[int(match.group(1))]
+        return f"${target if target <= len(shared) else target + row * own_width}"
+
+    rows = [_PLACEHOLDER.sub(lambda m, n=n: renumber(m, n), group) for n in range(count)]
     return sql[:start] + ", ".join(rows) + sql[end:]
 
 

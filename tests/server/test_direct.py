@@ -230,3 +230,32 @@ def test_many_rows_for_postgresql_go_in_one_values_list_with_renumbered_placehol
         is None
     )
     assert _multirow_sql("INSERT INTO t (a, b) VALUES ($2, $1)", 2, 2) is None
+
+
+def test_a_value_every_row_shares_is_sent_once_and_named_in_each_row() -> None:
+    single = "INSERT INTO t (a, b, c) VALUES ($1::TIMESTAMP, $2, $3::TEXT)"
+    # Columns 0 and 2 are shared: their values come first ($1, $2), then each row's own.
+    assert _multirow_sql(single, 3, 3, (0, 2)) == (
+        "INSERT INTO t (a, b, c) VALUES ($1::TIMESTAMP, $3, $2::TEXT), "
+        "($1::TIMESTAMP, $4, $2::TEXT), ($1::TIMESTAMP, $5, $2::TEXT)"
+    )
+
+
+def test_rows_that_share_values_are_stored_as_sqlalchemy_stores_them(store: Store) -> None:
+    at = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+    def rows(tag: str) -> list[dict[str, Any]]:
+        # One timestamp object and one scope for the batch, as a push writes them; the ids and
+        # bodies differ per row.
+        return [{**row, "at": at, "territory_id": "t1"} for row in _log_rows(tag)]
+
+    async def work(session: AsyncSession) -> tuple[list[Any], list[Any]]:
+        stmt = log_insert(session.get_bind().dialect.name)
+        await session.execute(stmt, rows("core"))
+        await insert_rows_async(session, stmt, rows("bulk"))
+        log = "sync_change_log"
+        return await _stored(session, log, "core"), await _stored(session, log, "bulk")
+
+    core, bulk = run_db(store.url, work)
+    assert len(core) == 5
+    assert bulk == core
