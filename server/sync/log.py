@@ -147,8 +147,11 @@ def _is_pg(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+_CURRENT_SNAPSHOT = literal_column("pg_current_snapshot()::text")
+
+
 async def _snapshot(session: AsyncSession) -> str:
-    return str((await session.execute(text("SELECT pg_current_snapshot()::text"))).scalar_one())
+    return str((await session.execute(select(_CURRENT_SNAPSHOT))).scalar_one())
 
 
 def _xmin(snapshot: str) -> int:
@@ -184,7 +187,7 @@ async def head_cursor(session: AsyncSession) -> str:
 _HORIZON = select(SyncMeta.__table__.c.value).where(SyncMeta.__table__.c.key == _HORIZON_KEY)
 _HORIZON_AND_SNAPSHOT = select(
     _HORIZON.scalar_subquery().label("value"),
-    literal_column("pg_current_snapshot()::text").label("snapshot"),
+    _CURRENT_SNAPSHOT.label("snapshot"),
 )
 
 
