@@ -12,10 +12,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 __all__ = [
+    "MAX_INT64",
     "PROTOCOL_VERSION",
     "Applied",
     "Change",
     "ConflictNotice",
+    "Count",
     "Delete",
     "Entity",
     "Eviction",
@@ -40,7 +42,10 @@ PROTOCOL_VERSION = 1
 """Sent by devices in the ``X-Fieldline-Protocol`` header; the server answers 426 when it cannot
 speak a device's version."""
 
-Seq = Annotated[int, msgspec.Meta(ge=1)]
+MAX_INT64 = 2**63 - 1
+"""The largest sequence number or count the stores hold (a signed 64-bit column)."""
+Seq = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT64)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Entity = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 Hlc = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
@@ -55,6 +60,7 @@ RejectReason = Literal[
     "deleted",
     "transaction_failed",
     "read_only",
+    "seq_reused",
 ]
 """Machine-readable reasons a mutation is refused; docs/sync.md has one row per reason."""
 
@@ -77,7 +83,7 @@ class Upsert(_Msg, tag="upsert", frozen=True):
     id: Id
     fields: dict[str, Any]
     hlc: Hlc
-    base_version: int | None = None
+    base_version: Count | None = None
 
 
 class Delete(_Msg, tag="delete", frozen=True):
@@ -86,7 +92,7 @@ class Delete(_Msg, tag="delete", frozen=True):
     entity: Entity
     id: Id
     hlc: Hlc
-    base_version: int | None = None
+    base_version: Count | None = None
 
 
 Mutation = Upsert | Delete
@@ -116,7 +122,7 @@ class PushRequest(
     mutations: list[Mutation]
     hlc: Hlc | None = None
     """The device's clock when it sent the batch; lets the server notice gross skew."""
-    pending: int | None = None
+    pending: Count | None = None
     """How many mutations the device's outbox holds in all (this batch included)."""
     oldest_pending_at: str | None = None
     """ISO 8601 time the oldest unsent mutation was captured; shown on the sync health page."""
@@ -125,11 +131,16 @@ class PushRequest(
     trip. Send it only to a server that said it takes it (``PushResponse.pulls``)."""
 
 
-class Applied(_Msg, tag="applied", frozen=True):
+class Applied(_Msg, tag="applied", frozen=True, omit_defaults=True):
     seq: int
     entity: str
     id: str
     version: int
+    fields: dict[str, Any] = {}
+    """Values the server decided for this record that the device did not send or may not decide
+    (computed fields such as prices and totals, values filled in on creation, a line number
+    moved off a taken one), as they stand after the push. The device folds these, never its own
+    guesses of them. Absent when there are none."""
 
 
 class Merged(_Msg, tag="merged", frozen=True):
