@@ -6,10 +6,11 @@ from __future__ import annotations
 import sys
 from typing import get_args
 
+from sync.constraints import describe
 from sync.errors import REASONS
 from sync.machines import ACTORS, MACHINES, Machine
 from sync.messages import RejectReason
-from sync.rules import RULES, EntityRules, Policy
+from sync.rules import RULES, EntityRules, Policy, Reach
 
 __all__ = ["POLICY_TEXT", "main", "render"]
 
@@ -48,6 +49,8 @@ def _entity(rules: EntityRules) -> list[str]:
         states = ", ".join(f"`{s}`" for s in sorted(guard.states))
         editable = f"while the {whose}`{guard.field}` is {states}"
     parent = f"`{rules.parent.entity}` via `{rules.parent.fk}`" if rules.parent else "—"
+    access = rules.access
+    creates = _reach(access.creates, " and ") if access.creates else "never"
     lines = [
         f"### `{rules.entity}`",
         "",
@@ -61,14 +64,35 @@ def _entity(rules: EntityRules) -> list[str]:
         f"| parent | {parent} |",
         f"| delete rule | `{rules.delete_rule.behaviour}`: {_cell(rules.delete_rule.text)} |",
         f"| scope | {_cell(rules.scope)} |",
+        f"| reps read | {_reach(rules.access.reads, ' or ')} |",
+        f"| reps create | {creates} |",
+        f"| owner | {', then '.join(f'`{n}`' for n in access.owner) or '—'} |",
+        f"| API key scopes | {', '.join(f'`{n}`' for n in sorted(access.api_scopes)) or '—'} |",
+        f"| business events | {', '.join(f'`{e.name}`' for e in rules.events) or '—'} |",
         "",
     ]
+    for text, _ in rules.invariants:
+        lines += [f"Invariant: {text}.", ""]
     for note in rules.notes:
         lines += [note, ""]
-    lines += ["| field | policy | note |", "| --- | --- | --- |"]
+    lines += ["| field | policy | holds | note |", "| --- | --- | --- | --- |"]
     for name, rule in rules.fields.items():
-        lines.append(f"| `{name}` | {rule.policy.value} | {_cell(rule.note)} |")
+        holds = describe(rule.check) + (", or empty" if rule.nullable else "")
+        holds += " · personal data" if rule.personal else ""
+        lines.append(f"| `{name}` | {rule.policy.value} | {_cell(holds)} | {_cell(rule.note)} |")
     return [*lines, ""]
+
+
+def _reach(reach: frozenset[Reach], joiner: str) -> str:
+    return joiner.join(_REACH_TEXT[r] for r in sorted(reach))
+
+
+_REACH_TEXT = {
+    Reach.PUBLIC: "everyone",
+    Reach.OWNER: "their own",
+    Reach.TERRITORY: "in their territory",
+    Reach.PARENT: "as the parent",
+}
 
 
 def _machine(machine: Machine) -> list[str]:

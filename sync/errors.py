@@ -9,6 +9,7 @@
     ├── CursorExpired         410  the pull cursor is older than the compaction horizon
     ├── UnknownEntity         400  an entity name outside the rules table
     ├── IllegalTransition     409  a state-machine move the table does not allow for the actor
+    ├── InvalidValue          422  a field value the rulebook refuses (sync.constraints)
     └── PricingError          422  an order line that cannot be priced (sync.domain.pricing)
 
 A refused *mutation* is not an exception on the wire: the push answers it with a ``Rejected``
@@ -27,6 +28,7 @@ __all__ = [
     "REASONS",
     "CursorExpired",
     "IllegalTransition",
+    "InvalidValue",
     "MalformedMessage",
     "PricingError",
     "ProtocolMismatch",
@@ -90,6 +92,18 @@ class IllegalTransition(SyncError):
         self.allowed = allowed
 
 
+class InvalidValue(SyncError):
+    """A value a field may not hold (sync.constraints): the same refusal on the device, on a
+    sync push (``validation``) and on REST (422)."""
+
+    reason = "validation"
+    http_status = 422
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
 class PricingError(SyncError):
     reason = "validation"
     http_status = 422
@@ -114,6 +128,9 @@ REASONS: Mapping[RejectReason, str] = MappingProxyType(
         "transaction_failed": "Another mutation of the same client transaction was rejected, so "
         "the whole transaction was.",
         "read_only": "Devices can never write this entity (catalogue, price lists).",
+        "seq_reused": "The mutation's seq is at or below one this device already used, and the "
+        "server holds no answer for it: a device that reuses sequence numbers would lose work "
+        "silently, so the server keeps the mutation in quarantine instead of applying it.",
     }
 )
 """One line per reject reason: what it means for the device (printed in the docs)."""
