@@ -22,6 +22,7 @@ from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import get_history
 
+from server.access import Known, load_parent
 from server.accounts.models import Account
 from server.catalog.models import Price, Product
 from server.db.base import SyncableMixin
@@ -30,7 +31,6 @@ from server.leads.service import assign_leads
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.settings import Settings
-from server.sync.ownership import Known, load_parent
 from server.tickets.models import Ticket
 from server.visits.models import Visit
 from sync.domain.pricing import LineInput, OrderTotals, price_order, repricing_diff
@@ -77,7 +77,7 @@ async def parent_status(
     order_id = obj.order_id if obj is not None else getattr(mutation, "fields", {}).get("order_id")
     if order_id in status_before_tx:
         return status_before_tx[order_id]
-    order = await load_parent(session, Order, order_id, known)
+    order = await load_parent(session, "order", order_id, known)
     return order.status if order is not None else None
 
 
@@ -107,7 +107,7 @@ async def after_transaction(
         elif isinstance(obj, OrderLine):
             order_ids.append(obj.order_id)
     for order_id in dict.fromkeys(order_ids):
-        order = await load_parent(session, Order, order_id, known)
+        order = await load_parent(session, "order", order_id, known)
         if order is not None:
             await _price(session, order, touched, claims, now)
     for obj in touched:

@@ -1,9 +1,7 @@
-"""What a caller may write through sync, and the values the server fills in on creation.
-
-Reading scope lives in server/sync/scope.py (keys on change rows); writing is narrower: a rep
-changes their territory's accounts and contacts and their own visits, orders, tickets, leads and
-opportunities. Admins may write anything; managers' devices are read-only (push refuses them
-before this is asked).
+"""The values the server fills in when a device creates a record: who owns it, where it
+belongs, what it costs. Whether the caller may write the record at all is
+``server.access.may_write``, derived from the entity's declaration in ``sync.rules``; it is
+asked after these defaults are in, so a device cannot name someone else as the owner.
 """
 
 from __future__ import annotations
@@ -13,91 +11,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import Account
-from server.auth.models import Role
+from server.access import Known
 from server.auth.principal import Principal
 from server.catalog.models import PriceList
-from server.db.base import SyncableMixin
-from server.orders.models import Order
 from server.org.models import Region
-from server.sync.scope import PUBLIC_ENTITIES
-from server.tickets.models import Ticket
-from server.visits.models import Visit
 
-__all__ = ["Known", "creation_defaults", "load_parent", "writable"]
-
-
-Known = dict[tuple[str, str], SyncableMixin | None]
-"""Records already loaded for a push batch, by (entity, id) — including ones created or changed
-earlier in the batch and not yet flushed. None: known not to exist."""
-
-
-async def load_parent(
-    session: AsyncSession, model: type[Any], record_id: str | None, known: Known
-) -> Any:
-    if record_id is None:
-        return None
-    key = (model.__sync_entity__, record_id)
-    if key not in known:
-        known[key] = await session.get(model, record_id)
-    return known[key]
-
-
-async def _account_in_territory(
-    session: AsyncSession, principal: Principal, account_id: str | None, known: Known
-) -> bool:
-    account = await load_parent(session, Account, account_id, known)
-    return (
-        account is not None
-        and account.deleted_at is None
-        and account.territory_id is not None
-        and account.territory_id == principal.territory_id
-    )
-
-
-async def writable(
-    session: AsyncSession,
-    principal: Principal,
-    entity: str,
-    obj: Any,
-    known: Known,
-) -> bool:
-    if principal.role is Role.ADMIN or entity in PUBLIC_ENTITIES:
-        return True  # public entities are refused as read-only by the rules, with that reason
-    if principal.role is not Role.REP:
-        return False
-    me = principal.user_id
-    match entity:
-        case "account":
-            return obj.territory_id is not None and obj.territory_id == principal.territory_id
-        case "contact":
-            return await _account_in_territory(session, principal, obj.account_id, known)
-        case "visit" | "order":
-            return obj.rep_id == me and await _account_in_territory(
-                session, principal, obj.account_id, known
-            )
-        case "opportunity":
-            return obj.owner_id == me and await _account_in_territory(
-                session, principal, obj.account_id, known
-            )
-        case "visit_note":
-            visit = await load_parent(session, Visit, obj.visit_id, known)
-            return visit is not None and visit.rep_id == me
-        case "order_line":
-            order = await load_parent(session, Order, obj.order_id, known)
-            return order is not None and order.rep_id == me
-        case "ticket":
-            return obj.opened_by_id == me or await _account_in_territory(
-                session, principal, obj.account_id, known
-            )
-        case "ticket_comment":
-            ticket = await load_parent(session, Ticket, obj.ticket_id, known)
-            return ticket is not None and await writable(
-                session, principal, "ticket", ticket, known
-            )
-        case "lead":
-            return obj.assignee_id == me or (obj.assignee_id is None and obj.captured_by_id == me)
-    return False
+__all__ = ["creation_defaults"]
 
 
 async def creation_defaults(

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access import Known, links, may_write
 from server.auth.models import Device, Role
 from server.auth.principal import Principal
 from server.db.base import Base, SyncableMixin
@@ -53,7 +54,7 @@ from server.sync.models import (
     PushReceipt,
     QuarantinedMutation,
 )
-from server.sync.ownership import Known, creation_defaults, writable
+from server.sync.ownership import creation_defaults
 from sync import clock
 from sync.machines import ActorOrAdmin
 from sync.merge import DELETED_KEY, Resolution, Stored, dump_clocks, load_clocks, merge
@@ -68,6 +69,7 @@ from sync.messages import (
     Result,
     Upsert,
 )
+from sync.rules import RULES
 
 __all__ = ["push"]
 
@@ -370,13 +372,6 @@ def _columns_of(model: type[SyncableMixin]) -> tuple[tuple[str, str, Any], ...]:
 
 _NOTHING = object()
 
-_PARENT_FIELDS = {
-    "account_id": "account",
-    "order_id": "order",
-    "visit_id": "visit",
-    "ticket_id": "ticket",
-}
-
 
 async def _prefetch(
     session: AsyncSession, mutations: list[Mutation], *, trust_creates: bool
@@ -396,7 +391,7 @@ async def _prefetch(
         else:
             wanted.setdefault(m.entity, set()).add(m.id)
         if isinstance(m, Upsert):
-            for name, parent in _PARENT_FIELDS.items():
+            for parent, name in links(m.entity, writing=True) if m.entity in RULES else ():
                 value = m.fields.get(name)
                 if isinstance(value, str):
                     wanted.setdefault(parent, set()).add(value)
@@ -601,7 +596,9 @@ async def _apply_one(
 
     key = (entity, mutation.id)
     obj = batch[key] if key in batch else await session.get(model, mutation.id)
-    if obj is not None and not await writable(session, principal, entity, obj, batch):
+    if obj is not None and not await may_write(
+        session, principal, entity, obj, batch, creating=False
+    ):
         raise _TxRefused(mutation, "out_of_scope", f"this {entity} is outside your scope")
     if entity == "order" and mutation.id not in status_before_tx:
         status_before_tx[mutation.id] = obj.status if obj is not None else "draft"
@@ -654,7 +651,7 @@ async def _apply_one(
         fill["id"] = mutation.id
         fill.update(values)
         fill.update(await creation_defaults(session, principal, entity, obj, batch))
-        if not await writable(session, principal, entity, obj, batch):
+        if not await may_write(session, principal, entity, obj, batch, creating=True):
             raise _TxRefused(mutation, "out_of_scope", f"you may not create this {entity} here")
         if created is None:
             session.add(obj)

@@ -31,13 +31,13 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from server.accounts.models import Account, Contact
+from server.access import links, scope_attributes
+from server.accounts.models import Account
 from server.auth.models import Role, User
 from server.auth.principal import Principal
-from server.orders.models import Order
 from server.org.models import Territory
-from server.tickets.models import Ticket, TicketComment
-from server.visits.models import Visit
+from server.sync.entities import model_for
+from sync.rules import RULES, Reach
 
 __all__ = [
     "PARENTS",
@@ -52,7 +52,7 @@ __all__ = [
     "scope_params",
 ]
 
-PUBLIC_ENTITIES = frozenset({"product", "price_list", "price"})
+PUBLIC_ENTITIES = frozenset(e for e, rules in RULES.items() if Reach.PUBLIC in rules.access.reads)
 
 
 class ScopeKeys(msgspec.Struct, frozen=True):
@@ -73,6 +73,7 @@ class ScopeKeys(msgspec.Struct, frozen=True):
 
 
 _NOWHERE = ScopeKeys()
+_PUBLIC = ScopeKeys(public=True)
 
 
 class ScopeResolver:
@@ -119,65 +120,60 @@ class ScopeResolver:
 
     def keys(self, entity: str, values: Any) -> ScopeKeys:
         """Scope keys for a record whose attributes are readable on ``values`` (the object, or
-        a stand-in holding its values before the change)."""
-        if entity in PUBLIC_ENTITIES:
-            return ScopeKeys(public=True)
-        if entity == "account":
-            return ScopeKeys(
-                territory_id=values.territory_id,
-                region_id=self.territory_region(values.territory_id),
-            )
-        if entity == "contact":
-            account = self._get(Account, values.account_id)
-            return self.keys("account", account) if account is not None else _NOWHERE
-        if entity in ("visit", "order", "opportunity"):
-            user = values.owner_id if entity == "opportunity" else values.rep_id
-            return ScopeKeys(user_id=user, region_id=self.user_region(user))
-        if entity == "visit_note":
-            visit = self._get(Visit, values.visit_id)
-            return self.keys("visit", visit) if visit is not None else _NOWHERE
-        if entity == "order_line":
-            order = self._get(Order, values.order_id)
-            return self.keys("order", order) if order is not None else _NOWHERE
-        if entity == "ticket":
-            account = self._get(Account, values.account_id)
-            territory = account.territory_id if account is not None else None
-            return ScopeKeys(
-                territory_id=territory,
-                user_id=values.opened_by_id,
-                region_id=self.territory_region(territory) or self.user_region(values.opened_by_id),
-            )
-        if entity == "ticket_comment":
-            ticket = self._get(Ticket, values.ticket_id)
-            return self.keys("ticket", ticket) if ticket is not None else _NOWHERE
-        if entity == "lead":
-            user = values.assignee_id or values.captured_by_id
-            return ScopeKeys(user_id=user, region_id=values.region_id or self.user_region(user))
-        raise KeyError(f"no scope rule for entity {entity!r}")
+        a stand-in holding its values before the change), from the entity's declared reach
+        (``sync.rules``, ``Access``): a parent's keys, a territory (its own or its account's),
+        an owner, and the region of the first of these that has one."""
+        access = RULES[entity].access
+        reads = access.reads
+        if Reach.PUBLIC in reads:
+            return _PUBLIC
+        if Reach.PARENT in reads:
+            parent = RULES[entity].parent
+            assert parent is not None
+            found = self._get(_model(parent.entity), getattr(values, parent.fk))
+            return self.keys(parent.entity, found) if found is not None else _NOWHERE
+        territory = None
+        if Reach.TERRITORY in reads:
+            if access.territory is not None:
+                territory = getattr(values, access.territory)
+            elif access.account is not None:
+                account = self._get(Account, getattr(values, access.account))
+                territory = account.territory_id if account is not None else None
+        user = access.owner_of(values) if Reach.OWNER in reads else None
+        region = getattr(values, access.region) if access.region else None
+        region = region or self.territory_region(territory) or self.user_region(user)
+        return ScopeKeys(territory_id=territory, user_id=user, region_id=region)
+
+
+def _model(entity: str) -> type[Any]:
+    model = model_for(entity)
+    assert model is not None, entity
+    return model
+
+
+def _children() -> dict[str, tuple[tuple[type[Any], str], ...]]:
+    found: dict[str, list[tuple[type[Any], str]]] = {}
+    for entity in RULES:
+        for parent, fk in links(entity):
+            found.setdefault(parent, []).append((_model(entity), fk))
+    return {parent: tuple(children) for parent, children in found.items()}
 
 
 SCOPE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "account": ("territory_id",),
-    "lead": ("assignee_id", "captured_by_id", "region_id"),
+    entity: names for entity in RULES if (names := scope_attributes(entity))
 }
 """Attributes whose change can move a record out of someone's scope (the others are write-once
 or derived from a parent)."""
 
-SCOPE_CHILDREN: dict[str, tuple[tuple[type[Any], str], ...]] = {
-    "account": ((Contact, "account_id"), (Ticket, "account_id")),
-    "ticket": ((TicketComment, "ticket_id"),),
-}
+SCOPE_CHILDREN = _children()
 """Children whose scope follows the parent's, re-announced when the parent moves."""
 
-
 PARENTS: dict[str, tuple[tuple[type[Any], str], ...]] = {
-    "contact": ((Account, "account_id"),),
-    "ticket": ((Account, "account_id"),),
-    "visit_note": ((Visit, "visit_id"),),
-    "order_line": ((Order, "order_id"),),
-    "ticket_comment": ((Ticket, "ticket_id"),),
+    entity: tuple((_model(parent), fk) for parent, fk in found)
+    for entity in RULES
+    if (found := links(entity))
 }
-"""The parent records a child's scope is read from (see ``ScopeResolver.keys``)."""
+"""The records a child's scope is read from (see ``ScopeResolver.keys``)."""
 
 
 def scope_key(principal: Principal) -> str:
