@@ -14,15 +14,15 @@ from sqlalchemy import String, inspect
 from sqlalchemy.types import TypeDecorator
 
 from server.sync.entities import JSON_SCALARS, model_for, to_wire
+from sync.constraints import check_value
+from sync.errors import InvalidValue
+from sync.rules import RULES
 
 __all__ = ["FieldError", "coerce", "from_wire"]
 
 
-class FieldError(ValueError):
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.field = field
-        self.detail = detail
+FieldError = InvalidValue
+"""A pushed value the field may not hold: its column's type, or the rulebook's constraint."""
 
 
 class _Column(msgspec.Struct, frozen=True):
@@ -93,18 +93,20 @@ def _convert(column: _Column, field: str, value: Any) -> Any:
 def coerce(entity: str, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Pushed fields as (canonical wire values, Python column values), converted once."""
     columns = _columns(entity)
+    rules = RULES[entity].fields
     wire: dict[str, Any] = {}
     python: dict[str, Any] = {}
     for name, value in fields.items():
         column = columns.get(name)
-        if column is None:
+        rule = rules.get(name)
+        if column is None or rule is None:
             raise FieldError(name, f"{entity} has no field '{name}'")
         if type(value) is str and column.python_type is str:
             # Most pushed values are text bound for a text column: their own wire form.
-            if column.max_length is not None and len(value) > column.max_length:
-                raise FieldError(name, f"{name} is longer than {column.max_length} characters")
+            check_value(name, rule.check, value, nullable=rule.nullable)
             python[name] = wire[name] = value
             continue
         python[name] = converted = _convert(column, name, value)
+        check_value(name, rule.check, converted, nullable=rule.nullable)
         wire[name] = to_wire(converted)
     return wire, python

@@ -147,6 +147,21 @@ async def _lines(
     )
 
 
+def _renumbered(lines: list[OrderLine], touched: list[SyncableMixin]) -> list[OrderLine]:
+    """Lines numbered uniquely within their order. Two tablets adding a line to one shared
+    draft offline both take the next number; the line that arrives second — new in this push —
+    moves to the next free number (the push's answer names it, so the device follows)."""
+    new = {id(obj) for obj in touched if isinstance(obj, OrderLine) and obj.version == 1}
+    taken: set[int] = set()
+    moved = False
+    for line in sorted(lines, key=lambda line: (id(line) in new, line.line_no, line.id)):
+        if line.line_no in taken:
+            line.line_no = max(taken) + 1
+            moved = True
+        taken.add(line.line_no)
+    return sorted(lines, key=lambda line: (line.line_no, line.id)) if moved else lines
+
+
 async def price_draft(session: AsyncSession, order: Order, lines: list[OrderLine]) -> OrderTotals:
     """Price ``lines`` with the order's price list (list price where the list has none)."""
     product_ids = list({line.product_id for line in lines})
@@ -188,7 +203,7 @@ async def _price(
     submitting = order.status == "submitted" and was != "submitted"
     if order.status != "draft" and not submitting:
         return  # submitted orders are never re-priced
-    lines = await _lines(session, order, touched)
+    lines = _renumbered(await _lines(session, order, touched), touched)
     try:
         totals = await price_draft(session, order, lines)
     except PricingError as exc:

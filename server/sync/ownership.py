@@ -36,7 +36,7 @@ async def creation_defaults(
         case "visit":
             values = {"rep_id": obj.rep_id or me, "status": obj.status or "planned"}
         case "order":
-            values = {"rep_id": obj.rep_id or me}
+            values = {"rep_id": obj.rep_id or me, "status": obj.status or "draft"}
             if obj.price_list_id is None:
                 values["price_list_id"] = await _price_list_for(session, principal)
             if obj.price_list_id is None and values.get("price_list_id"):

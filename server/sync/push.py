@@ -23,7 +23,7 @@ Theory of operation
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import ChainMap, Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -56,6 +56,8 @@ from server.sync.models import (
 )
 from server.sync.ownership import creation_defaults
 from sync import clock
+from sync.constraints import Ref, Text, check_value
+from sync.errors import InvalidValue
 from sync.machines import ActorOrAdmin
 from sync.merge import DELETED_KEY, Resolution, Stored, dump_clocks, load_clocks, merge
 from sync.messages import (
@@ -69,7 +71,8 @@ from sync.messages import (
     Result,
     Upsert,
 )
-from sync.rules import RULES
+from sync.rules import RULES, Policy, check_record
+from sync.values import same_value
 
 __all__ = ["push"]
 
@@ -99,7 +102,8 @@ def _groups(mutations: list[Mutation]) -> list[list[Mutation]]:
     groups: list[list[Mutation]] = []
     seen: set[str] = set()
     last_seq = 0
-    for mutation in mutations:
+    for index, mutation in enumerate(mutations):
+        _check_envelope(index, mutation)
         if mutation.seq <= last_seq:
             raise BadRequest(
                 f"mutations must be in increasing seq order (seq {mutation.seq} after {last_seq})",
@@ -117,6 +121,21 @@ def _groups(mutations: list[Mutation]) -> list[list[Mutation]]:
         seen.add(mutation.tx)
         groups.append([mutation])
     return groups
+
+
+def _check_envelope(index: int, mutation: Mutation) -> None:
+    """A mutation's own ids are text every store can hold: a NUL byte or a lone surrogate in
+    one could be neither applied nor kept in quarantine, so the request is refused whole
+    before anything is written. (The SDK makes these ids itself; only a broken or hostile
+    client sends such text.)"""
+    for name in ("tx", "entity", "id", "hlc"):
+        value: str = getattr(mutation, name)
+        if value.isascii() and "\x00" not in value:
+            continue
+        try:
+            check_value(name, Text(max_length=len(value)), value, nullable=False)
+        except InvalidValue as exc:
+            raise BadRequest(exc.detail, field=f"mutations[{index}].{name}") from exc
 
 
 @dataclass
@@ -262,9 +281,13 @@ async def _push(
                 )
             continue
         if all(m.seq <= state.last_seq for m in group):
-            # Answered long ago and its receipt compacted away: acknowledge without effect.
-            for m in group:
-                answers[m.seq] = Applied(seq=m.seq, entity=m.entity, id=m.id, version=0)
+            # A seq this device used before, with no answer on record: applying it could
+            # repeat an old effect, acknowledging it would lose a new one. Refuse and keep it.
+            reused = _TxOutcome(results=[_reused(m, state.last_seq) for m in group])
+            for m, result in zip(group, reused.results, strict=True):
+                answers[m.seq] = result
+            processed.append((group, reused))
+            state.rejected += len(group)
             continue
         outcome = await _apply_group(
             session, principal, group, settings, now, batch, careful, created
@@ -292,7 +315,9 @@ async def _push(
         # Versions may have moved during the domain step (a later transaction re-pricing an
         # earlier one's order): answer, and store as the receipt, the final ones.
         for group, outcome in processed:
-            outcome.results = [_final(r, batch) for r in outcome.results]
+            outcome.results = [
+                _final(r, batch, m) for m, r in zip(group, outcome.results, strict=True)
+            ]
             for m, result in zip(group, outcome.results, strict=True):
                 answers[m.seq] = result
     await _save_device_state(session, principal, state, request, seqs, now)
@@ -479,7 +504,9 @@ async def _apply_group(
             raise _TxRefused(culprit, exc.reason, exc.detail, field=exc.field) from exc
         if savepoint is not None:
             await session.flush()
-            outcome.results = [_final(r, batch) for r in outcome.results]
+            outcome.results = [
+                _final(r, batch, m) for m, r in zip(group, outcome.results, strict=True)
+            ]
     except _TxRefused as refused:
         if savepoint is None:
             raise _NeedsCare from refused
@@ -507,6 +534,18 @@ async def _apply_group(
     return outcome
 
 
+def _reused(mutation: Mutation, last_seq: int) -> Rejected:
+    return Rejected(
+        seq=mutation.seq,
+        entity=mutation.entity,
+        id=mutation.id,
+        reason="seq_reused",
+        detail=f"seq {mutation.seq} is at or below this device's last seq ({last_seq}) and "
+        "the server holds no answer for it; it was kept, not applied",
+        field="seq",
+    )
+
+
 def _forget(batch: dict[tuple[str, str], SyncableMixin | None], group: list[Mutation]) -> None:
     """After a savepoint rollback the group's records are back to their stored state (or gone):
     drop them from the batch cache so the next transaction reloads them."""
@@ -514,9 +553,10 @@ def _forget(batch: dict[tuple[str, str], SyncableMixin | None], group: list[Muta
         batch.pop((m.entity, m.id), None)
 
 
-def _final(result: Result, batch: Known) -> Result:
-    """The answer with the record's final version and, for a merge, its final values (the
-    domain step may have recomputed some after the merge)."""
+def _final(result: Result, batch: Known, mutation: Mutation) -> Result:
+    """The answer with the record's final version and values: for a merge, the resolved value
+    of every field it named; for an applied upsert, what the server decided that the device did
+    not (``_decided``). The domain step may have recomputed some after the merge."""
     if not isinstance(result, Applied | Merged) or not result.version:
         return result
     obj = batch.get((result.entity, result.id))
@@ -525,7 +565,40 @@ def _final(result: Result, batch: Known) -> Result:
     if isinstance(result, Merged):
         fields = {name: to_wire(getattr(obj, name)) for name in result.fields}
         return msgspec.structs.replace(result, version=obj.version, fields=fields)
-    return msgspec.structs.replace(result, version=obj.version)
+    decided = _decided(result.entity, obj, mutation)
+    if obj.version == result.version and not decided:
+        return result
+    return msgspec.structs.replace(result, version=obj.version, fields=decided)
+
+
+def _decided(entity: str, obj: SyncableMixin, mutation: Mutation) -> dict[str, Any]:
+    """Values of the record the device must take from the server: every computed and
+    server-owned field, and any field it sent that the server stored differently (a line
+    number moved off a taken one). Deletes carry none."""
+    if not isinstance(mutation, Upsert):
+        return {}
+    state = obj.__dict__
+    decided = {
+        name: to_wire(state[name] if name in state else getattr(obj, name))
+        for name in _server_decides(entity)
+    }
+    for name, sent in mutation.fields.items():
+        if name in decided:
+            continue
+        stored = to_wire(state[name] if name in state else getattr(obj, name))
+        if not same_value(stored, sent):
+            decided[name] = stored
+    return decided
+
+
+@cache
+def _server_decides(entity: str) -> tuple[str, ...]:
+    fields = RULES[entity].fields
+    return tuple(
+        name
+        for name, rule in fields.items()
+        if rule.policy in (Policy.COMPUTED, Policy.SERVER_OWNED)
+    )
 
 
 def _refusal(mutation: Mutation, refused: _TxRefused) -> Rejected:
@@ -642,7 +715,16 @@ async def _apply_one(
     values["origin_device_id"] = principal.device_id
     if resolution.delete:
         values["deleted_at"] = now
+    if isinstance(mutation, Upsert):
+        try:
+            check_record(entity, ChainMap(resolution.write, _loaded(obj)))
+        except InvalidValue as exc:
+            raise _TxRefused(mutation, "validation", exc.detail, field=exc.field) from exc
     if obj is None:
+        try:
+            _RECORD_ID.check("id", mutation.id)
+        except InvalidValue as exc:
+            raise _TxRefused(mutation, "validation", exc.detail, field="id") from exc
         # A bare instance, as the ORM makes when it loads a row, filled through its dict: a new
         # record has no history to track (an insert writes what the dict holds), and the
         # constructor's and attribute events' bookkeeping cost more than the merge itself.
@@ -673,6 +755,14 @@ async def _apply_one(
     else:
         result = Applied(seq=mutation.seq, entity=entity, id=mutation.id, version=new_version)
     return result, obj, resolution
+
+
+_RECORD_ID = Ref("record")
+
+
+def _loaded(obj: SyncableMixin | None) -> dict[str, Any]:
+    """A stored record's values as loaded (wire and Python forms both pass the invariants)."""
+    return {} if obj is None else obj.__dict__
 
 
 def _python(entity: str, name: str, value: Any, mutation: Mutation, pushed: dict[str, Any]) -> Any:
@@ -781,7 +871,7 @@ async def _record(
                     tx=m.tx,
                     entity=m.entity,
                     record_id=m.id,
-                    mutation=msgspec.to_builtins(m),
+                    mutation=_storable(msgspec.to_builtins(m)),
                     reason=r.reason,
                     detail=r.detail,
                 )
@@ -823,6 +913,21 @@ async def _record(
                     }
                 ],
             )
+
+
+def _storable(value: Any) -> Any:
+    """A refused mutation as every store can keep it: text no column may hold (a NUL byte, a
+    lone surrogate — often the very reason it was refused) has those characters replaced by
+    U+FFFD, so the quarantine shows what was sent and where."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 async def _device_users(session: AsyncSession, device_ids: set[str]) -> dict[str, str]:

@@ -52,6 +52,7 @@ __all__ = [
     "Fix",
     "Verification",
     "distance_m",
+    "located",
     "plan_route",
     "route_length_m",
     "verify_visit",
@@ -93,6 +94,18 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return float(geodesic(a, b).meters)
 
 
+def located(lat: float | None, lon: float | None) -> bool:
+    """A usable position: both coordinates present and on the globe. Records stored before the
+    rulebook bounded coordinates may hold others; they count as not located rather than
+    breaking the geodesic maths (which raises on them)."""
+    return (
+        lat is not None
+        and lon is not None
+        and -90.0 <= lat <= 90.0
+        and -180.0 <= lon <= 180.0  # NaN fails both comparisons
+    )
+
+
 def _impossible_travel(previous: Fix, current: Fix, max_speed_kmh: float) -> bool:
     slack = (previous.accuracy_m or 0.0) + (current.accuracy_m or 0.0)
     km = max(0.0, distance_m((previous.lat, previous.lon), (current.lat, current.lon)) - slack)
@@ -121,13 +134,17 @@ def verify_visit(
     raised: set[str] = set()
     distance: float | None = None
     inside = False
+    if check_in is not None and not located(check_in.lat, check_in.lon):
+        check_in = None
+    if previous_check_in is not None and not located(previous_check_in.lat, previous_check_in.lon):
+        previous_check_in = None
     if check_in is None:
         raised.add("no_location")
     else:
         accuracy = check_in.accuracy_m
         if accuracy is None or accuracy > max_accuracy_m:
             raised.add("low_accuracy")
-        if account_lat is None or account_lon is None:
+        if account_lat is None or account_lon is None or not located(account_lat, account_lon):
             raised.add("account_not_located")
         else:
             distance = distance_m((check_in.lat, check_in.lon), (account_lat, account_lon))
