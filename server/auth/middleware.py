@@ -38,7 +38,7 @@ class AuthMiddleware(ASGIMiddleware):
             await self._handle(scope, receive, send, next_app)
         finally:
             # Normally the request's session gave it back already (server/db/session.py).
-            await release_request_connection(scope)  # type: ignore[arg-type]
+            await release_request_connection(scope)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         headers = Headers.from_scope(scope)

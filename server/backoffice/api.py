@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
@@ -44,7 +44,7 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 
 class BackofficeController(Controller):
     path = "/backoffice"
-    tags: ClassVar[list[str]] = ["back office"]
+    tags = ("back office",)
 
     @get("/orders/feed", guards=_READ, summary="Submitted orders after a cursor, in commit order")
     async def order_feed(

@@ -43,6 +43,8 @@ ConsumerName = Annotated[
 Cursor = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 
 
+# msgspec passes these options on to subclasses, but type checkers do not see the inherited
+# ``frozen``: each subclass repeats ``frozen=True`` so they agree with the runtime.
 class _In(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     pass
 
@@ -51,21 +53,21 @@ class _Out(msgspec.Struct, frozen=True, kw_only=True):
     pass
 
 
-class AccountRef(_Out):
+class AccountRef(_Out, frozen=True):
     id: str
     name: str
     city: str | None
     postal_code: str | None
 
 
-class Pricing(_Out):
+class Pricing(_Out, frozen=True):
     currency: str
     subtotal: Decimal
     discount_total: Decimal
     total: Decimal
 
 
-class OrderLineOut(_Out):
+class OrderLineOut(_Out, frozen=True):
     id: str
     line_no: int
     product_id: str
@@ -77,7 +79,7 @@ class OrderLineOut(_Out):
     line_total: Decimal
 
 
-class OrderOut(_Out):
+class OrderOut(_Out, frozen=True):
     id: str
     status: str
     account: AccountRef | None
@@ -92,31 +94,31 @@ class OrderOut(_Out):
     version: int = 0
 
 
-class FeedPage(_Out):
+class FeedPage(_Out, frozen=True):
     orders: list[OrderOut]
     cursor: str
     """Pass it back as ``after`` for the next page (also when ``orders`` is empty)."""
     more: bool
 
 
-class AckIn(_In):
+class AckIn(_In, frozen=True):
     consumer: ConsumerName
     cursor: Cursor
 
 
-class ConsumerOut(_Out):
+class ConsumerOut(_Out, frozen=True):
     consumer: str
     cursor: str
     acked_at: datetime
 
 
-class StatusIn(_In):
+class StatusIn(_In, frozen=True):
     status: BackofficeStatus
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
     erp_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] | None = None
 
 
-class StatusOut(_Out):
+class StatusOut(_Out, frozen=True):
     id: str
     status: str
     status_reason: str | None
@@ -124,14 +126,14 @@ class StatusOut(_Out):
     status_changed_at: datetime | None
 
 
-class WebhookIn(_In):
+class WebhookIn(_In, frozen=True):
     url: Annotated[str, msgspec.Meta(min_length=8, max_length=2000)]
     events: Annotated[list[WebhookEvent], msgspec.Meta(min_length=1)]
     secret: Annotated[str, msgspec.Meta(min_length=16, max_length=200)] | None = None
     """Omit it and the server generates one (returned once, in the answer)."""
 
 
-class WebhookOut(_Out):
+class WebhookOut(_Out, frozen=True):
     id: str
     url: str
     events: list[str]
@@ -140,19 +142,19 @@ class WebhookOut(_Out):
     created_at: datetime
 
 
-class WebhookCreated(WebhookOut):
+class WebhookCreated(WebhookOut, frozen=True):
     secret: str
     """Shown only now: keep it to verify the ``Fieldline-Signature`` header."""
 
 
-class AttemptOut(_Out):
+class AttemptOut(_Out, frozen=True):
     at: datetime
     status_code: int | None
     error: str | None
     duration_ms: int
 
 
-class DeliveryOut(_Out):
+class DeliveryOut(_Out, frozen=True):
     id: str
     subscription_id: str
     event: str
@@ -167,7 +169,7 @@ class DeliveryOut(_Out):
     log: list[AttemptOut]
 
 
-class DeliveryPage(_Out):
+class DeliveryPage(_Out, frozen=True):
     deliveries: list[DeliveryOut]
     next: str | None
     """Pass it as ``before`` for older deliveries; None when there are none."""

@@ -107,7 +107,10 @@ def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> 
 def backoff_delay(attempts: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
     """Seconds before the next try after ``attempts`` failed ones: base, 2×base, 4×base… capped
     at ``max_s``, each spread by ±25 % so receivers coming back up are not hit in lockstep."""
-    raw = min(policy.base_s * 2 ** max(attempts - 1, 0), policy.max_s)
+    # typeshed types int ** int as Any (a negative exponent gives a float); this one is never
+    # negative.
+    doubling: int = 2 ** max(attempts - 1, 0)
+    raw = min(policy.base_s * doubling, policy.max_s)
     return raw * (rng or random).uniform(0.75, 1.25)
 
 
@@ -435,8 +438,8 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, *, timeout_s: float)
         response = await client.post(claimed.url, content=body, headers=headers, timeout=timeout_s)
     except httpx.HTTPError as exc:
         elapsed = int((time.perf_counter() - started) * 1000)
-        error = f"{type(exc).__name__}: {exc}"[:500]
-        return Outcome(status_code=None, error=error, duration_ms=elapsed)
+        failure = f"{type(exc).__name__}: {exc}"[:500]
+        return Outcome(status_code=None, error=failure, duration_ms=elapsed)
     elapsed = int((time.perf_counter() - started) * 1000)
     error = None
     if not 200 <= response.status_code < 300:

@@ -24,16 +24,17 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache, partial
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
 __all__ = ["execute", "insert_rows", "insert_rows_async", "plan"]
 
@@ -101,11 +102,19 @@ def _processed(process: Callable[[Any], Any] | None, value: Any) -> Any:
     return value if process is None else process(value)
 
 
+class _RowClass(Protocol):
+    """The part of a namedtuple class that ``_Result`` uses."""
+
+    def _make(self, iterable: Iterable[Any], /) -> tuple[Any, ...]: ...
+
+
 class _Result:
     __slots__ = ("processors", "row")
 
     def __init__(self, columns: list[Any], dialect: Dialect) -> None:
-        self.row = namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
+        # typeshed's ``namedtuple`` returns a bare ``type[tuple]``, without the ``_make`` that
+        # every namedtuple class has.
+        self.row = cast(_RowClass, namedtuple("Row", [column.key for column in columns]))
         self.processors = tuple(
             (index, process)
             for index, process in enumerate(
@@ -127,10 +136,19 @@ class _Result:
         return out
 
 
+def _compile(stmt: Executable, dialect: Dialect, **kw: Any) -> SQLCompiler:
+    # Callers hold statements by their role, ``Executable``; compiling is ``ClauseElement``'s,
+    # and a plan reads positions that only a DQL/DML compiler (not DDL's) has.
+    assert isinstance(stmt, ClauseElement)
+    compiled = stmt.compile(dialect=dialect, **kw)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled
+
+
 @lru_cache(maxsize=128)
 def plan(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) -> Plan:
     """The plan of ``stmt`` for parameter sets with ``keys``."""
-    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+    compiled = _compile(stmt, dialect, column_keys=list(keys))
     names = compiled.positiontup
     if names is None:
         raise TypeError(f"{dialect.name}: direct statements need a positional paramstyle")
@@ -226,7 +244,7 @@ def _insert_rows_pg(
 @lru_cache(maxsize=128)
 def _executemany_sql(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) -> str:
     """The single-row form as SQLAlchemy compiles it for many rows (no implicit RETURNING)."""
-    return str(stmt.compile(dialect=dialect, column_keys=list(keys), for_executemany=True))
+    return str(_compile(stmt, dialect, column_keys=list(keys), for_executemany=True))
 
 
 @lru_cache(maxsize=256)
@@ -258,7 +276,7 @@ def _multirow_sql(sql: str, width: int, count: int, shared: tuple[int, ...] = ()
         target = number[int(match.group(1))]
         return f"${target if target <= len(shared) else target + row * own_width}"
 
-    rows = [_PLACEHOLDER.sub(lambda m, n=n: renumber(m, n), group) for n in range(count)]
+    rows = [_PLACEHOLDER.sub(partial(renumber, row=n), group) for n in range(count)]
     return sql[:start] + ", ".join(rows) + sql[end:]
 
 

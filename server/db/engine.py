@@ -104,7 +104,10 @@ def _ping_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
         try:
             alive = dialect.do_ping(dbapi_conn)
         except Exception as error:
-            if not dialect.is_disconnect(error, dbapi_conn, None):
+            # Not only the DB-API's errors, which the signature names: the asyncpg adapter lets
+            # an untranslated OSError or timeout out of its ping, and the dialect answers from
+            # the connection's own state whatever the exception.
+            if not dialect.is_disconnect(error, dbapi_conn, None):  # type: ignore[arg-type]
                 raise
             alive = False
         if not alive:

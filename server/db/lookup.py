@@ -56,6 +56,7 @@ class Lookup:
                 # connection would send BEGIN, the read and ROLLBACK. The connection has not
                 # begun anything yet, so the request's session begins its own as usual.
                 raw = (await connection.get_raw_connection()).driver_connection
+                assert raw is not None
                 found = await raw.fetchrow(prepared.sql, *values)
             else:
                 async with self._engine.connect() as conn:
@@ -82,6 +83,7 @@ class Lookup:
             # the latest commit.
             pooled = self._engine.sync_engine.raw_connection()
             raw = pooled.driver_connection
+            assert raw is not None
             pooled.detach()
             raw.execute("PRAGMA query_only=1")
             self._raw = raw

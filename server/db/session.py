@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, MutableMapping
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 __all__ = ["begin_reading", "provide_db", "release_request_connection", "request_connection"]
@@ -26,29 +27,36 @@ async def begin_reading(session: AsyncSession, state: State) -> None:
         await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
 
 
-async def request_connection(
-    state: State, scope: MutableMapping[str, Any]
-) -> AsyncConnection | None:
+def _own_keys(scope: Scope) -> MutableMapping[str, Any]:
+    # ASGI lets middleware keep its own keys in a scope; Litestar's TypedDicts name only the
+    # standard ones.
+    return cast("MutableMapping[str, Any]", scope)
+
+
+async def request_connection(state: State, scope: Scope) -> AsyncConnection | None:
     """On PostgreSQL, the request's one pooled connection, taken on first use: authentication
     reads with it, then the request's session runs its transactions on it. Taking a connection
     for each made a request queue for the small pool twice under a burst. None on SQLite, where
     a connection per transaction is what releases the writer gate."""
     if state.is_sqlite:
         return None
-    connection: AsyncConnection | None = scope.get(_CONNECTION)
+    keys = _own_keys(scope)
+    connection: AsyncConnection | None = keys.get(_CONNECTION)
     if connection is None:
-        connection = scope[_CONNECTION] = await state.engine.connect()
+        connection = keys[_CONNECTION] = await state.engine.connect()
     return connection
 
 
-async def release_request_connection(scope: MutableMapping[str, Any]) -> None:
+async def release_request_connection(scope: Scope) -> None:
     """Give the request's connection back to the pool (once; later calls do nothing)."""
-    connection: AsyncConnection | None = scope.pop(_CONNECTION, None)
+    connection: AsyncConnection | None = _own_keys(scope).pop(_CONNECTION, None)
     if connection is not None:
         await connection.close()
 
 
-async def provide_db(state: State, request: Request) -> AsyncGenerator[AsyncSession, None]:
+async def provide_db(
+    state: State, request: Request[Any, Any, Any]
+) -> AsyncGenerator[AsyncSession, None]:
     async with AsyncExitStack() as stack:
         if state.is_sqlite:
             # The session takes a pooled connection per transaction and gives it back at the

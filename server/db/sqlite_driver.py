@@ -56,11 +56,11 @@ sqlite3.register_adapter(bytes, _as_is)
 
 
 class _Cursor(sqlite3.Cursor):
-    def execute(self, *args: Any) -> Any:  # type: ignore[override]
+    def execute(self, *args: Any) -> Any:
         await_only(_nothing())
         return super().execute(*args)
 
-    def executemany(self, *args: Any) -> Any:  # type: ignore[override]
+    def executemany(self, *args: Any) -> Any:
         await_only(_nothing())
         return super().executemany(*args)
 
@@ -70,7 +70,7 @@ class _Cursor(sqlite3.Cursor):
 
 
 class _Connection(sqlite3.Connection):
-    def cursor(self, factory: Any = _Cursor) -> Any:  # type: ignore[override]
+    def cursor(self, factory: Any = _Cursor) -> Any:
         return super().cursor(factory)
 
 

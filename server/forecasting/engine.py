@@ -137,7 +137,9 @@ def compute(
     for key in tree.parents:
         fit = fits[key][1]
         has_pipeline = any(p.count for p in pipelines[key])
-        values, variances, ws = [], [], []
+        points: list[float] = []
+        variances: list[float] = []
+        ws: list[float] = []
         for h in range(horizon):
             b = blend(
                 index=h,
@@ -149,10 +151,10 @@ def compute(
                 has_history=fit.method != "zero",
                 has_pipeline=has_pipeline,
             )
-            values.append(b.value)
+            points.append(b.value)
             variances.append(b.variance)
             ws.append(b.weight)
-        base[key], variance[key], weights[key] = np.array(values), np.array(variances), ws
+        base[key], variance[key], weights[key] = np.array(points), np.array(variances), ws
     final = reconcile(tree.parents, base, variance, floors={k: leaf_closed[k] for k in leaves})
 
     rows: list[Computed] = []

@@ -306,6 +306,9 @@ def _simple(method: str, y: np.ndarray, horizon: int, m: int) -> SeriesForecast:
     scale = mase_scale(y, m)
     steps = np.arange(horizon)
     params: dict[str, float] = {}
+    point: np.ndarray
+    var: np.ndarray
+    sigma2: float
     if method == "zero":
         point, sigma2, var = np.zeros(horizon), 0.0, np.zeros(horizon)
     elif method == "constant":
@@ -324,8 +327,8 @@ def _simple(method: str, y: np.ndarray, horizon: int, m: int) -> SeriesForecast:
         sigma2 = float(np.mean(residuals**2))
         var = sigma2 * (1.0 + steps // m)
     elif method == "croston":
-        point, sigma2, alpha = _croston(y)
-        point = np.full(horizon, point)
+        level, sigma2, alpha = _croston(y)
+        point = np.full(horizon, level)
         var = sigma2 * (1.0 + steps * alpha**2)
         params = {"alpha": alpha}
     else:  # pragma: no cover - guarded by classify/_forced

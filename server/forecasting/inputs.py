@@ -78,17 +78,18 @@ async def load_hierarchy(
     users = await session.execute(
         select(User.id, User.full_name, User.role, User.region_id, User.territory_id)
     )
-    for user_id, name, role, region_id, territory_id in users.all():
+    for user_id, name, role, user_region_id, user_territory_id in users.all():
         if role != Role.REP and user_id not in wanted:
             continue
-        if territory_id in territory_region:
-            region_id = territory_region[territory_id]
-            parent: Key = ("territory", territory_id)
-        elif region_id is not None and ("region", region_id) in tree.parents:
-            parent = ("region", region_id)
+        rep_region_id: str | None = user_region_id
+        if user_territory_id in territory_region:
+            rep_region_id = territory_region[user_territory_id]
+            parent: Key = ("territory", user_territory_id)
+        elif user_region_id is not None and ("region", user_region_id) in tree.parents:
+            parent = ("region", user_region_id)
         else:
-            parent, region_id = COMPANY, None
-        tree.add(("rep", user_id), parent, name, region_id)
+            parent, rep_region_id = COMPANY, None
+        tree.add(("rep", user_id), parent, name, rep_region_id)
     return tree
 
 

@@ -133,10 +133,10 @@ async def current_forecasts(
     latest = (await session.execute(select(func.max(Forecast.origin)).where(*where))).scalar()
     if latest is None:
         return []
-    rows = await session.execute(
+    result = await session.execute(
         select(Forecast).where(*where, Forecast.origin == latest).order_by(Forecast.period_start)
     )
-    return list(rows.scalars())
+    return list(result.scalars())
 
 
 async def forecasts_for_scopes(

@@ -191,8 +191,8 @@ async def recompute(
                 "history": [round(float(v), 2) for v in outcome.history[key][-_CHART_HISTORY:]],
                 "history_end": origins[granularity].isoformat(),
             }
-            state = states.get((key[0], key[1], granularity))
-            if state is None:
+            stored = states.get((key[0], key[1], granularity))
+            if stored is None:
                 session.add(
                     ForecastSeriesState(
                         scope_type=key[0],
@@ -204,7 +204,7 @@ async def recompute(
                     )
                 )
             else:
-                state.inputs_hash, state.fit, state.updated_at = digest, fit_json, now
+                stored.inputs_hash, stored.fit, stored.updated_at = digest, fit_json, now
         written += await _store(
             session, run.id, granularity, origins[granularity], outcome.rows, now
         )

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+# APScheduler 3 ships no py.typed marker and typeshed has no stubs for it; ``_Scheduler`` types
+# the part of it used here.
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 from litestar import Litestar
 
 from server.db.base import utcnow
@@ -24,13 +28,25 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STOP_GRACE_S = 10.0
 
 
+class _Scheduler(Protocol):
+    def add_job(
+        self, func: Callable[[JobSpec], Awaitable[None]], trigger: object, **options: object
+    ) -> object: ...
+
+    def start(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def shutdown(self, wait: bool = True) -> None: ...
+
+
 class JobScheduler:
     def __init__(self, app: Litestar, specs: list[JobSpec]) -> None:
         self._app = app
         self._specs = specs
         self._owner = process_owner()
         self._inflight: set[asyncio.Task[object]] = set()
-        self._scheduler = AsyncIOScheduler(
+        self._scheduler: _Scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1},
         )

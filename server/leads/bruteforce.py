@@ -8,14 +8,12 @@ the same tie set settled by the same seeded draw).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from geopy.distance import geodesic
-
 from server.leads.engine import LeadFacts, RepLoad, RepProfile
-from server.leads.geo import great_circle_km, point_in_polygon
+from server.leads.geo import geodesic_km, great_circle_km, point_in_polygon
 from server.leads.rules import AssignmentRules, UnassignedReason, deficit, score, total_weight
 
 __all__ = ["Outcome", "assign_all", "evaluate"]
@@ -43,7 +41,7 @@ def _covers(rep: RepProfile, lead: LeadFacts, rules: AssignmentRules) -> bool:
         rules.territory in ("polygon_or_radius", "radius")
         and rep.home_lat is not None
         and rep.home_lon is not None
-        and geodesic((rep.home_lat, rep.home_lon), (lead.lat, lead.lon)).km <= rep.service_radius_km
+        and geodesic_km(rep.home_lat, rep.home_lon, lead.lat, lead.lon) <= rep.service_radius_km
     )
     return by_polygon or by_radius
 
@@ -92,7 +90,7 @@ def evaluate(
     ):
         return Outcome(lead.id, owner.id, None, (owner.id,), (owner.id,), None)
 
-    steps = [
+    steps: list[tuple[Callable[[RepProfile], bool], UnassignedReason]] = [
         (lambda r: r.id not in lead.exclude, UnassignedReason.NO_ACTIVE_REP),
         (lambda r: lead.lat is not None and lead.lon is not None, UnassignedReason.NO_LOCATION),
         (lambda r: _covers(r, lead, rules), UnassignedReason.NO_REP_COVERS),

@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from geopy.distance import geodesic
+# geopy ships no py.typed marker and typeshed has no stubs for it: ``geodesic_km`` is the one
+# typed way into it.
+from geopy.distance import geodesic  # type: ignore[import-untyped]
 
 __all__ = [
     "BAND",

@@ -48,22 +48,24 @@ _INDEXES = (
 )
 
 
-def _where(key: str) -> dict[str, sa.TextClause]:
+def _where(key: str) -> tuple[sa.TextClause, sa.TextClause]:
+    """The index's predicate on SQLite, then on PostgreSQL."""
     if key == "public":
-        return {
-            "sqlite_where": sa.text("public IS 1"),
-            "postgresql_where": sa.text("public IS true"),
-        }
-    return {
-        "sqlite_where": sa.text(f"{key} IS NOT NULL"),
-        "postgresql_where": sa.text(f"{key} IS NOT NULL"),
-    }
+        return sa.text("public IS 1"), sa.text("public IS true")
+    return sa.text(f"{key} IS NOT NULL"), sa.text(f"{key} IS NOT NULL")
 
 
 def upgrade() -> None:
     for table, name, columns, key in _INDEXES:
         op.drop_index(name, table_name=table)
-        op.create_index(name, table, list(columns), **_where(key))
+        sqlite_where, postgresql_where = _where(key)
+        op.create_index(
+            name,
+            table,
+            list(columns),
+            sqlite_where=sqlite_where,
+            postgresql_where=postgresql_where,
+        )
 
 
 _FULL_COLUMNS = {
