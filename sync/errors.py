@@ -9,7 +9,7 @@
     ├── CursorExpired         410  the pull cursor is older than the compaction horizon
     ├── UnknownEntity         400  an entity name outside the rules table
     ├── IllegalTransition     409  a state-machine move the table does not allow for the actor
-    ├── InvalidValue          422  a field value the rulebook refuses (sync.constraints)
+    ├── InvalidValue          400  a field value the rulebook refuses (sync.constraints)
     └── PricingError          422  an order line that cannot be priced (sync.domain.pricing)
 
 A refused *mutation* is not an exception on the wire: the push answers it with a ``Rejected``
@@ -94,10 +94,10 @@ class IllegalTransition(SyncError):
 
 class InvalidValue(SyncError):
     """A value a field may not hold (sync.constraints): the same refusal on the device, on a
-    sync push (``validation``) and on REST (422)."""
+    sync push (``validation``) and on REST (400, as any other invalid body)."""
 
     reason = "validation"
-    http_status = 422
+    http_status = 400
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail)

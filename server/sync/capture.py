@@ -23,7 +23,7 @@ On PostgreSQL every row also records ``pg_current_xact_id()`` for the snapshot c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -40,6 +40,7 @@ from server.sync.entities import synced_columns, wire_record
 from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
 from sync.codec import encode_change_msgpack
+from sync.rules import check_fields, check_record
 
 __all__ = [
     "capture_created",
@@ -78,12 +79,18 @@ def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> No
     # one executemany the ORM can hand an object another row's default, and the change log
     # must carry exactly what the table holds.
     now = utcnow()
+    # A device push checked every value as it merged, naming the mutation that broke a rule;
+    # every other writer (REST, the back office, managers' pages, jobs) is held to the same
+    # rulebook here, the one path all their writes take.
+    checked = session.info.get(ORIGIN_KEY) is None
     for obj in session.new:
         if isinstance(obj, SyncableMixin):
             if obj.created_at is None:
                 obj.created_at = now
             if obj.updated_at is None:
                 obj.updated_at = obj.created_at
+            if checked:
+                _check(obj, synced_columns(obj.__sync_entity__))
     for obj in session.dirty:
         if not isinstance(obj, SyncableMixin) or not session.is_modified(obj):
             continue
@@ -92,6 +99,8 @@ def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> No
             continue  # the writer merged clocks itself (device push)
         entity = type(obj).__sync_entity__
         changed = _changed_fields(obj, entity)
+        if checked:
+            _check(obj, changed)
         deleting = get_history(obj, "deleted_at").has_changes()
         if not changed and not deleting:
             continue
@@ -103,6 +112,14 @@ def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> No
         if deleting:
             clocks["_deleted"] = [stamp, obj.version]
         obj.field_clocks = clocks
+
+
+def _check(obj: SyncableMixin, names: Iterable[str]) -> None:
+    """Raises ``InvalidValue`` unless the record's written values keep its entity's rules."""
+    entity = obj.__sync_entity__
+    state = obj.__dict__
+    check_fields(entity, {name: state.get(name) for name in names if name in state})
+    check_record(entity, state)
 
 
 def _event_for(entity: str, obj: Any, is_new: bool) -> str | None:
