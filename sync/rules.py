@@ -269,12 +269,12 @@ def _states(machine: str) -> Text:
 # The constraints fields share. A REST body type is built from these, so a bound lives here
 # once (server/<area>/schemas.py reads them through ``sync.rules.field_type``).
 _NAME = Text(max_length=200, min_length=1)
-_SHORT = Text(max_length=200)
+_SHORT = Text(max_length=200, min_length=1)
 _PERSON = Text(max_length=100, min_length=1)
-_CITY = Text(max_length=120)
-_POSTAL = Text(max_length=20)
+_CITY = Text(max_length=120, min_length=1)
+_POSTAL = Text(max_length=20, min_length=1)
 _COUNTRY = Text(max_length=2, pattern=r"^[A-Z]{2}$", hint="an ISO 3166-1 alpha-2 code, e.g. DE")
-_PHONE = Text(max_length=40)
+_PHONE = Text(max_length=40, min_length=1)
 _EMAIL = Text(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$", hint="an e-mail address")
 _NOTES = Text(max_length=10_000)
 _BODY = Text(max_length=10_000, min_length=1)
@@ -365,7 +365,7 @@ _ENTITIES = (
             "account_id": Ref("account"),
             "first_name": _PERSON,
             "last_name": _PERSON,
-            "title": Text(max_length=100),
+            "title": _PERSON,
             "phone": _PHONE,
             "email": _EMAIL,
             "notes": _NOTES,
@@ -656,19 +656,21 @@ _ENTITIES = (
         ),
         checks={
             "company": _NAME,
-            "contact_name": _SHORT,
-            "email": _EMAIL,
-            "phone": _PHONE,
-            "address_line": _SHORT,
-            "city": _CITY,
-            "postal_code": _POSTAL,
+            # Leads arrive from web forms and CSV imports as well as from reps: their text is
+            # taken as it comes (an empty cell is kept), within the columns' bounds.
+            "contact_name": Text(max_length=200),
+            "email": Text(max_length=200),
+            "phone": Text(max_length=40),
+            "address_line": Text(max_length=200),
+            "city": Text(max_length=120),
+            "postal_code": Text(max_length=20),
             "country": Text(max_length=2, pattern=r"^[A-Za-z]{2}$", hint="a two-letter code"),
             "lat": _LAT,
             "lon": _LON,
-            "notes": _NOTES,
+            "notes": Text(max_length=4000),
             "source": Text(max_length=20, choices=("api", "import", "field")),
-            "product_line": Text(max_length=80),
-            "language": Text(max_length=10),
+            "product_line": Text(max_length=80, min_length=1),
+            "language": Text(max_length=10, min_length=2),
             "region_id": Ref("region"),
             "status": _states("lead"),
             "captured_by_id": _USER,

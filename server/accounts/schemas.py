@@ -27,13 +27,15 @@ Segment = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 Line = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 City = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
 Postal = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
-Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+Country = Annotated[
+    str, msgspec.Meta(max_length=2, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+]
 Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200)]
 Notes = Annotated[str, msgspec.Meta(max_length=10_000)]
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
-Radius = Annotated[float, msgspec.Meta(gt=0, le=10_000)]
+Radius = Annotated[float, msgspec.Meta(ge=1, le=10_000)]
 PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from server.rest import Id
+
 __all__ = [
     "AssignIn",
     "CreateLeadsOut",
@@ -39,13 +41,13 @@ class LeadIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     address_line: Opt200 = None
     city: Annotated[str, msgspec.Meta(max_length=120)] | None = None
     postal_code: Annotated[str, msgspec.Meta(max_length=20)] | None = None
-    country: Annotated[str, msgspec.Meta(pattern="^[A-Za-z]{2}$")] | None = None
+    country: Annotated[str, msgspec.Meta(max_length=2, pattern="^[A-Za-z]{2}$")] | None = None
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
     lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
     notes: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
     product_line: Text80 | None = None
     language: Annotated[str, msgspec.Meta(min_length=2, max_length=10)] | None = None
-    region_id: Annotated[str, msgspec.Meta(max_length=36)] | None = None
+    region_id: Id | None = None
     region_code: Annotated[str, msgspec.Meta(max_length=20)] | None = None
 
 
