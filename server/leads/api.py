@@ -50,6 +50,7 @@ from server.leads.service import (
     lead_in_scope,
     save_rule_set,
 )
+from server.scoping import visible
 
 __all__ = ["LeadController", "RegionRulesController"]
 
@@ -79,12 +80,10 @@ async def _can_review(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRou
 
 
 def _scoped(query: Any, principal: Principal) -> Any:
-    if principal.is_admin:
-        return query
-    if principal.role is Role.MANAGER:
-        return query.where(Lead.region_id == principal.region_id)
-    if principal.role is Role.REP:
-        return query.where(Lead.assignee_id == principal.user_id)
+    """The leads the caller reaches, as the lead's declaration says (``sync.rules``): what a
+    rep's device receives is what this lists for them."""
+    if principal.is_admin or principal.role in (Role.MANAGER, Role.REP):
+        return query.where(visible(principal, Lead))
     if {"leads:read", "leads:write"} & principal.scopes:
         return query
     raise Forbidden("this needs the 'leads:read' scope", extra={"required_scope": "leads:read"})

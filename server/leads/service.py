@@ -39,6 +39,7 @@ from server.leads.geocode import Geocoder, GeoPoint, default_geocoder
 from server.leads.models import AssignmentDecision, AssignmentRuleSet, Lead, parse_rules
 from server.leads.rules import AssignmentRules
 from server.org.models import Region
+from sync.rules import RULES
 
 __all__ = [
     "LeadOutcome",
@@ -409,11 +410,12 @@ async def lead_in_scope(session: AsyncSession, principal: Principal, lead_id: st
 def can_see(principal: Principal, lead: Lead) -> bool:
     if principal.is_admin:
         return True
+    access = RULES["lead"].access
     if principal.role is Role.MANAGER:
         return lead.region_id is not None and lead.region_id == principal.region_id
     if principal.role is Role.REP:
-        return lead.assignee_id == principal.user_id
-    return bool({"leads:read", "leads:write"} & principal.scopes)
+        return access.owner_of(lead) == principal.user_id
+    return bool(access.api_scopes & principal.scopes)
 
 
 async def assign_manually(
