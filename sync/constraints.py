@@ -34,6 +34,7 @@ __all__ = [
     "Constraint",
     "Day",
     "Instant",
+    "Invariant",
     "Json",
     "Money",
     "Number",
