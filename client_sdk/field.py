@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from client_sdk.errors import LocalRuleViolation, NotLoggedIn, RecordNotFound
-from client_sdk.outbox import Outbox, Tx
+from client_sdk.outbox import Outbox, Tx, wire_value
 from client_sdk.records import Record, RecordStore
 from client_sdk.store import Store
 from sync.domain.pricing import LineInput, OrderTotals, price_order
@@ -26,6 +26,7 @@ from sync.errors import IllegalTransition, PricingError
 from sync.ids import new_id
 from sync.machines import check_transition
 from sync.rules import Policy, entity_rules
+from sync.values import same_value
 
 __all__ = ["Field", "RouteStop", "VisitPolicy"]
 
@@ -292,30 +293,31 @@ class Field:
         unplanned one. Verification is computed here and again, authoritatively, by the server."""
         at = _utc(at or self.now())
         with self.outbox.transaction() as tx:
+            check_in: dict[str, Any] = {
+                "status": "in_progress",
+                "check_in_at": at,
+                "check_in_lat": lat,
+                "check_in_lon": lon,
+                "check_in_accuracy_m": accuracy_m,
+            }
             if visit_id is None:
                 if account_id is None:
                     raise LocalRuleViolation("check in to a visit, or give the account visited")
                 self._get("account", account_id)
+                self._move("visit", None, "in_progress")
                 visit_id = new_id()
-                current = None
                 fields: dict[str, Any] = {
                     "account_id": account_id,
                     "rep_id": self.me["id"],
                     "planned_for": at.date().isoformat(),
+                    **check_in,
                 }
             else:
+                # A visit already checked in (or finished) is refused as the server would: a
+                # second check-in rewrites the write-once check-in fields.
                 visit = self._get("visit", visit_id)
-                current = str(visit.get("status"))
-                account_id = str(visit.get("account_id"))
-                fields = {}
-            self._move("visit", current, "in_progress")
-            fields.update(
-                status="in_progress",
-                check_in_at=at,
-                check_in_lat=lat,
-                check_in_lon=lon,
-                check_in_accuracy_m=accuracy_m,
-            )
+                self._check_change("visit", visit, check_in)
+                fields = check_in
             tx.upsert("visit", visit_id, fields)
             self._verify(tx, visit_id)
         return self._get("visit", visit_id)
@@ -349,6 +351,9 @@ class Field:
         }
         if notes is not None:
             fields["notes"] = notes
+        # Completed → completed is no move, but the check-out fields are written once: a second
+        # check-out is refused here as the server refuses it.
+        self._check_change("visit", visit, fields)
         with self.outbox.transaction() as tx:
             tx.upsert("visit", visit_id, fields)
             self._verify(tx, visit_id)
@@ -483,7 +488,9 @@ class Field:
         if order.get("status") != "draft":
             raise LocalRuleViolation(
                 f"order {order_id} is {order.get('status')}: a submitted order cannot be changed"
-                " (amend it if the back office rejected it)"
+                " (amend it if the back office rejected it)",
+                reason="illegal_transition",
+                field="status",
             )
         return order
 
@@ -496,8 +503,7 @@ class Field:
         discount_pct: Decimal | str | int = 0,
     ) -> Record:
         order = self._draft(order_id)
-        lines = self.order_lines(order_id)
-        line_no = max((int(line.get("line_no") or 0) for line in lines), default=0) + 1
+        line_no = self._next_line_no(order_id)
         with self.outbox.transaction() as tx:
             line_id = self._write_line(
                 tx,
@@ -510,6 +516,19 @@ class Field:
             )
             self._reprice(tx, order_id)
         return self._get("order_line", line_id)
+
+    def _next_line_no(self, order_id: str) -> int:
+        """One past the highest line number this device holds for the order, counting lines
+        whose delete is not answered yet (should the server refuse it, the line comes back) and
+        lines whose creation was refused (kept to be amended): this device never gives a number
+        twice. Another tablet may take the same number offline; the server then moves the later
+        line to the next free number and names it in its answer, which is folded here."""
+        highest = self.store.scalar(
+            "SELECT max(CAST(json_extract(data, '$.line_no') AS INTEGER)) FROM records "
+            "WHERE entity = 'order_line' AND ref = ?",
+            (order_id,),
+        )
+        return int(highest or 0) + 1
 
     def _write_line(
         self,
@@ -525,7 +544,7 @@ class Field:
         if not product.get("active", True):
             raise LocalRuleViolation(f"product {product.get('sku')} is no longer sold")
         if quantity < 1:
-            raise LocalRuleViolation("quantity must be at least 1")
+            raise LocalRuleViolation("quantity must be at least 1", field="quantity")
         discount = Decimal(str(discount_pct))
         # A line's price does not depend on the other lines: price it as it is written, so the
         # line travels as one mutation.
@@ -565,7 +584,7 @@ class Field:
         fields: dict[str, Any] = {}
         if quantity is not None:
             if quantity < 1:
-                raise LocalRuleViolation("quantity must be at least 1")
+                raise LocalRuleViolation("quantity must be at least 1", field="quantity")
             fields["quantity"] = quantity
         if discount_pct is not None:
             fields["discount_pct"] = Decimal(str(discount_pct))
@@ -831,14 +850,53 @@ class Field:
         rules = entity_rules(entity)
         for name in changes:
             if name not in rules.fields:
-                raise LocalRuleViolation(f"{entity} has no field {name!r}")
-            if rules.policy(name) is not Policy.LWW:
+                raise LocalRuleViolation(f"{entity} has no field {name!r}", field=name)
+            policy = rules.policy(name)
+            if policy is not Policy.LWW:
                 raise LocalRuleViolation(
-                    f"{entity}.{name} is {rules.policy(name).value}: a rep cannot edit it"
+                    f"{entity}.{name} is {policy.value}: a rep cannot edit it",
+                    reason="server_owned_field" if policy is Policy.SERVER_OWNED else "validation",
+                    field=name,
                 )
 
-    def _move(self, machine: str, current: str | None, new: str) -> None:
+    def _check_change(self, entity: str, record: Record, fields: dict[str, Any]) -> None:
+        """Refuse on the device what the server would refuse of this change to ``record``, with
+        the server's reason, judged as sync.merge judges a pushed update (field by field in the
+        order sent, the first refusal wins) against the record as this device shows it, which
+        is what the server holds once the edits queued before this one are applied: a move the
+        state machine does not allow (``illegal_transition``), a write-once field that already
+        holds another value (``validation``), a server-owned field (``server_owned_field``).
+        Values equal to the current ones, computed and last-writer-wins fields pass."""
+        rules = entity_rules(entity)
+        for name, value in fields.items():
+            rule = rules.fields.get(name)
+            if rule is None:
+                raise LocalRuleViolation(f"{entity} has no field {name!r}", field=name)
+            current = record.get(name)
+            if same_value(wire_value(value), current):
+                continue
+            if rule.policy is Policy.SERVER_OWNED:
+                raise LocalRuleViolation(
+                    f"{entity}.{name} is set by the server, not by devices",
+                    reason="server_owned_field",
+                    field=name,
+                )
+            if rule.policy is Policy.WRITE_ONCE and current is not None:
+                raise LocalRuleViolation(
+                    f"{entity} {record.id}: {name} is write-once and already set ({current}); "
+                    "it cannot change",
+                    field=name,
+                )
+            if rule.policy is Policy.STATE_MACHINE:
+                self._move(
+                    rule.machine or entity,
+                    None if current is None else str(current),
+                    str(value),
+                    field=name,
+                )
+
+    def _move(self, machine: str, current: str | None, new: str, *, field: str = "status") -> None:
         try:
             check_transition(machine, current, new, "device")
         except IllegalTransition as exc:
-            raise LocalRuleViolation(str(exc)) from exc
+            raise LocalRuleViolation(str(exc), reason="illegal_transition", field=field) from exc

@@ -9,6 +9,7 @@ for a push are cut on transaction boundaries, never through one.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,12 +17,14 @@ from typing import Any
 
 import msgspec
 
-from client_sdk.errors import NotLoggedIn
-from client_sdk.records import ENVELOPE, RecordStore
+from client_sdk.errors import InvalidFieldValue, LocalRuleViolation, NotLoggedIn
+from client_sdk.records import ENVELOPE, RecordStore, decided_by_device
 from client_sdk.store import Store, dumps, loads
 from sync import clock
+from sync.errors import InvalidValue, UnknownEntity
 from sync.ids import new_id
 from sync.messages import Applied, Delete, Merged, Mutation, Rejected, Result, Upsert
+from sync.rules import check_fields, check_record, entity_rules
 
 __all__ = ["Answered", "Outbox", "PendingMutation", "Tx", "wire_value"]
 
@@ -137,6 +140,8 @@ class Outbox:
         if not device_id:
             raise NotLoggedIn("log in once online before capturing data on this device")
         wire = {k: wire_value(v) for k, v in fields.items() if k not in ENVELOPE}
+        if op == "upsert":
+            self._check(entity, record_id, wire)
         with self.store.atomic(savepoint=False):
             counters = {
                 r[0]: loads(r[1])
@@ -180,6 +185,23 @@ class Outbox:
                 self.records.delete_local(entity, record_id)
                 return {}
             return self.records.write_local(entity, record_id, wire)
+
+    def _check(self, entity: str, record_id: str, wire: dict[str, Any]) -> None:
+        """The rulebook's value checks, the server's own (sync.rules): each value written, then
+        the entity's invariants over the record as it will read. Raises before anything is
+        stored, with the field at fault."""
+        try:
+            check_fields(entity, wire)
+            if entity_rules(entity).invariants:
+                row = self.store.one(
+                    "SELECT data FROM records WHERE entity = ? AND id = ?", (entity, record_id)
+                )
+                current: dict[str, Any] = {} if row is None else loads(row["data"])
+                check_record(entity, {**current, **wire})
+        except InvalidValue as exc:
+            raise InvalidFieldValue(exc.field, exc.detail) from exc
+        except UnknownEntity as exc:
+            raise LocalRuleViolation(exc.detail, reason="unknown_entity") from exc
 
     def _coalesce(
         self, tx_id: str, entity: str, record_id: str, wire: dict[str, Any], stamp: str
@@ -226,9 +248,16 @@ class Outbox:
         rows = self.store.all("SELECT * FROM outbox WHERE state = 'pending' ORDER BY seq")
         return [_pending(r) for r in rows]
 
-    def next_batch(self, max_mutations: int, *, after_seq: int = 0) -> list[PendingMutation]:
+    def next_batch(
+        self, max_mutations: int, *, after_seq: int = 0, ceiling: int | None = None
+    ) -> list[PendingMutation]:
         """The oldest pending mutations after ``after_seq``, about ``max_mutations`` of them,
-        extended to the end of the last client transaction so none is split."""
+        extended to the end of the last client transaction so none is split.
+
+        ``ceiling`` is a hard bound (the server's limit per push): the batch then ends at the
+        last transaction boundary within it. A single client transaction larger than the
+        ceiling still goes whole and alone: it cannot be split, and the server says whether it
+        takes it."""
         rows = self.store.all(
             "SELECT * FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
             (after_seq, max(1, max_mutations)),
@@ -240,41 +269,73 @@ class Outbox:
             "SELECT * FROM outbox WHERE state = 'pending' AND tx = ? AND seq > ? ORDER BY seq",
             (last["tx"], last["seq"]),
         )
-        return [_pending(r) for r in [*rows, *rest]]
+        batch = [_pending(r) for r in [*rows, *rest]]
+        if ceiling is None or len(batch) <= ceiling:
+            return batch
+        ends = [i for i in range(1, len(batch)) if batch[i].tx != batch[i - 1].tx]
+        fitting = [i for i in ends if i <= max(1, ceiling)]
+        return batch[: fitting[-1] if fitting else (ends[0] if ends else len(batch))]
 
     # Answers from the server -------------------------------------------------------------------
     def answer(self, results: list[Result]) -> Answered:
-        """Record the server's answers, all in one transaction with the rebase they cause."""
+        """Record the server's answers, all in one transaction with the rebase they cause.
+
+        What is folded into a record's base is what the server decided (client_sdk/records.py):
+        the fields a device decides as sent (as resolved, for a merge) and the values the answer
+        carries, never the device's own guesses of computed or server-owned fields."""
         counts = Answered()
         now = datetime.now(UTC).isoformat()
         with self.store.atomic():
-            for result in results:
-                row = self.store.one(
-                    "SELECT * FROM outbox WHERE seq = ? AND state = 'pending'", (result.seq,)
+            rows: list[tuple[Result, sqlite3.Row | None]] = [
+                (
+                    result,
+                    self.store.one(
+                        "SELECT * FROM outbox WHERE seq = ? AND state = 'pending'", (result.seq,)
+                    ),
                 )
+                for result in results
+            ]
+            # How many answers name each record at each version: the server answers every
+            # mutation of a record in a batch with the record's version after the batch.
+            at_version: Counter[tuple[str, str, int]] = Counter(
+                (row["entity"], row["record_id"], result.version)
+                for result, row in rows
+                if row is not None
+                and row["op"] != "delete"
+                and isinstance(result, Applied | Merged)
+            )
+            for result, row in rows:
                 if row is None:
                     counts.unknown += 1
                     continue
+                entity, record_id = row["entity"], row["record_id"]
                 match result:
                     case Applied():
                         self.store.execute("DELETE FROM outbox WHERE seq = ?", (result.seq,))
                         if row["op"] == "delete":
-                            self.records.remove_server(
-                                row["entity"], row["record_id"], pending=False
-                            )
+                            self.records.remove_server(entity, record_id, pending=False)
                         else:
                             self.records.fold_answer(
-                                row["entity"],
-                                row["record_id"],
+                                entity,
+                                record_id,
                                 result.version,
-                                loads(row["fields"]),
+                                decided_by_device(entity, loads(row["fields"])),
+                                decided=result.fields,
+                                answers=at_version[(entity, record_id, result.version)],
                             )
                         counts.applied += 1
                     case Merged():
                         self.store.execute("DELETE FROM outbox WHERE seq = ?", (result.seq,))
-                        accepted = {**loads(row["fields"]), **result.fields}
+                        accepted = decided_by_device(
+                            entity, {**loads(row["fields"]), **result.fields}
+                        )
                         self.records.fold_answer(
-                            row["entity"], row["record_id"], result.version, accepted
+                            entity,
+                            record_id,
+                            result.version,
+                            accepted,
+                            decided={k: v for k, v in result.fields.items() if k not in accepted},
+                            answers=at_version[(entity, record_id, result.version)],
                         )
                         counts.merged += 1
                     case Rejected():
@@ -290,7 +351,7 @@ class Outbox:
                                 result.seq,
                             ),
                         )
-                        self.records.drop_overlay(row["entity"], row["record_id"])
+                        self.records.drop_overlay(entity, record_id)
                         counts.rejected += 1
         return counts
 

@@ -12,8 +12,25 @@ outbox mutation for the record re-applied in sequence order. When nothing is pen
   over it, so a field the rep changed and has not pushed keeps the rep's value until the server
   has answered for it, while every other field takes the server's value.
 * A push answer removes the mutation from the pending set and folds what the server accepted
-  (applied: the sent fields; merged: the resolved values) into the base, so the record does not
-  flicker back to its old value between the push and the pull that brings the new version.
+  into the base, so the record does not flicker back to its old value between the push and the
+  pull that brings the new version. What is folded is what the server decided: the values the
+  device sent for fields a device decides (``lww``, ``write_once``, ``state_machine`` in
+  sync/rules.py; for a merge, their resolved values) and the values the answer itself carries
+  (``Applied.fields``: prices, totals, verification, creation defaults, a line number moved off
+  a taken one). The device's own guesses of ``computed`` and ``server_owned`` fields are never
+  folded: the server ignores them, and folding them would show them as the server's until some
+  later change of the record happened to be pulled (forever, after a no-op).
+* A device never claims a version it has not seen. The base is labelled with the answer's
+  version only when nothing but this device's own mutations can lie between the version it
+  holds and that one: the answer's version is the held one plus the number of this device's
+  answers for the record in the push (the server answers each with the record's version after
+  the batch), or, for a record created here, at most that number (nobody else can write a
+  record inside the push that creates it), or equal to the version held (a no-op). Otherwise
+  the base keeps the version it had, with the device's own accepted values on it so nothing
+  flickers; the next edit then carries that older ``base_version``, the server sees the writes
+  in between as concurrent and logs any conflict, and the pull brings the new version. (One
+  blind spot remains: a mutation the server applies as a no-op while another device wrote the
+  record is indistinguishable, from the answer alone, from one that moved the version.)
 * A rejected mutation is dropped from the overlay: the record shows the server's state again
   and the refused values stay listed with their reason (``client.rejected()``). A record the
   server never had, whose creation was refused, stays visible and is marked ``rejected`` so the
@@ -25,14 +42,15 @@ outbox mutation for the record re-applied in sequence order. When nothing is pen
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import msgspec
 
 from client_sdk.store import Store, dumps, loads
+from sync.rules import RULES, Policy
 
-__all__ = ["ENVELOPE", "REF_FIELDS", "Record", "RecordStore", "ref_of"]
+__all__ = ["ENVELOPE", "REF_FIELDS", "Record", "RecordStore", "decided_by_device", "ref_of"]
 
 ENVELOPE = ("id", "version", "created_at", "updated_at")
 REF_FIELDS = {
@@ -53,6 +71,25 @@ def ref_of(entity: str, data: dict[str, Any]) -> str | None:
     name = REF_FIELDS.get(entity)
     value = data.get(name) if name else None
     return None if value is None else str(value)
+
+
+_DEVICE_DECIDES = frozenset({Policy.LWW, Policy.WRITE_ONCE, Policy.STATE_MACHINE})
+
+
+def decided_by_device(entity: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The values among ``fields`` of fields a device decides (``lww``, ``write_once``,
+    ``state_machine`` in sync/rules.py): what the server keeps as the device sent it when it
+    applies the mutation. ``computed`` and ``server_owned`` fields, and names outside the rules
+    table, are left out: whatever the device sent for them is not what the server holds."""
+    rules = RULES.get(entity)
+    if rules is None:
+        return {}
+    table = rules.fields
+    return {
+        name: value
+        for name, value in fields.items()
+        if (rule := table.get(name)) is not None and rule.policy in _DEVICE_DECIDES
+    }
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,30 +281,67 @@ class RecordStore:
         self.store.execute("DELETE FROM records WHERE entity = ? AND id = ?", (entity, record_id))
 
     def fold_answer(
-        self, entity: str, record_id: str, version: int, accepted: dict[str, Any]
+        self,
+        entity: str,
+        record_id: str,
+        version: int,
+        accepted: dict[str, Any],
+        *,
+        decided: Mapping[str, Any] | None = None,
+        answers: int = 1,
     ) -> None:
-        """A push answer: the server now holds ``accepted`` at ``version``; recompute the
-        overlay from the remaining pending mutations (the answered one is no longer pending)."""
+        """A push answer for one mutation of the record, which is no longer pending.
+
+        ``accepted``: the device's own values the server took (fields a device decides, see
+        ``decided_by_device``; for a merge, their resolved values). ``decided``: the values the
+        server decided for the record (``Applied.fields``; a merge's resolutions of computed
+        fields). ``answers``: how many answers of this push name the record at ``version`` (the
+        server answers every mutation of a record in a batch with its version after the batch).
+
+        The base takes ``version`` only when nothing but this device's own writes can lie
+        between the version held and it (see the module docstring); otherwise it keeps the
+        version it has, with ``accepted`` on it, and the pull brings the rest. The overlay is
+        then recomputed from the remaining pending mutations."""
         row = self.store.one(
             "SELECT * FROM records WHERE entity = ? AND id = ?", (entity, record_id)
         )
         if row is None:
             return
-        if row["on_server"] and row["version"] > version:
-            # A pull already brought a newer state; only the overlay needs recomputing.
-            server: dict[str, Any] = loads(row["base"] if row["dirty"] else row["data"])
-            self._rebase(entity, record_id, server, row["version"])
+        if row["on_server"]:
+            held: int = row["version"]
+            seen: dict[str, Any] = loads(row["base"] if row["dirty"] else row["data"])
+            if version < held:
+                # A pull already brought a newer state; only the overlay needs recomputing.
+                self._rebase(entity, record_id, seen, held)
+                return
+            seen.update(accepted)
+            if version not in (held, held + answers):
+                # Someone else may have written in between: keep the version this device has
+                # seen, so its next edit names it and the server can tell what was concurrent.
+                self._rebase(entity, record_id, seen, held)
+                return
+            seen.update(decided or {})
+            if "version" in seen:
+                seen["version"] = version
+            self._rebase(entity, record_id, seen, version)
             return
-        server = (
-            loads(row["base"])
-            if row["dirty"] and row["base"]
-            else (loads(row["data"]) if row["on_server"] else {"id": record_id})
-        )
-        if not row["on_server"]:
-            # First acknowledgement of a record created here: the visible state (minus any
-            # later pending edit, re-applied below) is our best knowledge of the server's.
-            server = self._without_pending(entity, record_id, loads(row["data"]))
+        if not 1 <= version <= answers:
+            # Created here, but the answer cannot be this device's creation alone (a receipt of
+            # a larger batch, or a version 0 for a receipt long gone): the record stays this
+            # device's own until the pull brings the server's state.
+            remaining = self._pending_mutations(entity, record_id)
+            self.store.execute(
+                "UPDATE records SET dirty = ?, rejected = 0 WHERE entity = ? AND id = ?",
+                (1 if remaining else 0, entity, record_id),
+            )
+            return
+        # First acknowledgement of a record created here: of the visible state (minus any later
+        # pending edit, re-applied below), the fields a device decides are the server's too;
+        # the computed and server-owned ones are the server's to say (``decided``).
+        visible = self._without_pending(entity, record_id, loads(row["data"]))
+        server = {"id": record_id, **decided_by_device(entity, visible)}
         server.update(accepted)
+        server.update(decided or {})
         self._rebase(entity, record_id, server, version)
 
     def drop_overlay(self, entity: str, record_id: str) -> None:

@@ -19,8 +19,15 @@ pulls like any other.
 Recovery. 410 (offline past the retention horizon) drops the cursor and bootstraps again from a
 snapshot of the scope; the outbox is untouched and rebased on top. A scope checksum that does not
 match the local copy has that entity fetched again (``resync``): the device drifted, the
-server's copy wins, pending edits survive. 413 halves the batch; a single client transaction
-too large for the server is an error the app must surface.
+server's copy wins, pending edits survive.
+
+Batch size. A batch holds at most ``batch_size`` mutations (more only to finish a client
+transaction) and never more than the server's limit per push, which every push answer names
+(``X-Fieldline-Max-Mutations``; the last value is kept in the store, so a sync starts within it):
+a batch that would pass it ends at the last client-transaction boundary under it. A 413 (the
+limit, or the body size) halves the batch, within the limit the 413 names, and the rest of the
+sync keeps the smaller size; a single client transaction too large for the server is an error
+the app must surface.
 
 Kill points. ``step`` names the moments a test may stop the process at (``push:before``,
 ``push:received``, ``push:answered``, ``pull:before``, ``pull:received``, ``pull:applying``
@@ -130,10 +137,12 @@ class SyncEngine:
         server takes that (one round trip for a small sync); returns the last seq pushed and
         that page, if it came."""
         device_id = str(self.store.get_meta("device_id"))
-        batch_size = self.batch_size
+        halved: int | None = None
         after = 0
         while True:
-            batch = self.outbox.next_batch(batch_size, after_seq=after)
+            ceiling = self._ceiling(halved)
+            batch_size = self.batch_size if ceiling is None else min(self.batch_size, ceiling)
+            batch = self.outbox.next_batch(batch_size, after_seq=after, ceiling=ceiling)
             if not batch:
                 return after, None
             server_pulls = bool(self.store.get_meta("server_pulls"))
@@ -151,12 +160,14 @@ class SyncEngine:
             try:
                 response = self.transport.push(request)
             except PayloadTooLarge:
+                self._learn_limit()
                 if len({m.tx for m in batch}) <= 1:
                     raise
-                batch_size = max(1, batch_size // 2)
+                halved = max(1, len(batch) // 2)
                 continue
             self.step("push:received")
             with self.store.atomic():
+                self._learn_limit()
                 answered = self.outbox.answer(response.results)
                 self._observe_clock(response.server_hlc)
                 if server_pulls != response.pulls:
@@ -179,6 +190,19 @@ class SyncEngine:
                 )
             if request.pull is not None and response.page is not None:
                 return after, response.page
+
+    def _ceiling(self, halved: int | None) -> int | None:
+        """The most mutations the next batch may hold: the server's last stated limit, and
+        the size a 413 of this sync halved the batch to."""
+        limit = self.store.get_meta("max_push_mutations")
+        bounds = [int(b) for b in (limit, halved) if b is not None]
+        return min(bounds) if bounds else None
+
+    def _learn_limit(self) -> None:
+        limit = self.transport.max_mutations
+        if limit is not None and limit != self.store.get_meta("max_push_mutations"):
+            with self.store.atomic():
+                self.store.set_meta("max_push_mutations", limit)
 
     def _pull_request(self) -> PullRequest:
         return PullRequest(

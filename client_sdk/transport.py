@@ -14,6 +14,10 @@ Failures, and what is done about them:
   * 410 → ``CursorExpired`` (the sync loop re-bootstraps, keeping the outbox).
   * 413 → ``PayloadTooLarge`` (the sync loop sends smaller batches).
   * 426 → ``UpgradeRequired`` with a message the app can show as is.
+
+Push answers (413 included) name the most mutations the server takes in one push in the
+``X-Fieldline-Max-Mutations`` header; the last value seen is kept in ``max_mutations`` for the
+sync loop, which never sends more.
 """
 
 from __future__ import annotations
@@ -42,9 +46,11 @@ from client_sdk.secrets import Tokens, TokenStore
 from sync import codec
 from sync.messages import PROTOCOL_VERSION, PullPage, PushRequest, PushResponse
 
-__all__ = ["API", "LoginResult", "RetryPolicy", "Transport", "UserInfo"]
+__all__ = ["API", "MAX_MUTATIONS_HEADER", "LoginResult", "RetryPolicy", "Transport", "UserInfo"]
 
 API = "/api/v1"
+MAX_MUTATIONS_HEADER = "X-Fieldline-Max-Mutations"
+"""Response header of a push (and of its 413): the most mutations one push may carry."""
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
@@ -82,6 +88,18 @@ class RetryPolicy:
         return float(rng()) * min(self.cap_s, self.base_s * (2.0**attempt))
 
 
+def _positive(value: Any) -> int | None:
+    """A positive whole number from a header or a problem field, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+        return number if number > 0 else None
+    return None
+
+
 def _problem(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -109,6 +127,9 @@ class Transport:
         self._rng = rng
         self.requests = 0
         """Requests sent, retries included (for tests and reports)."""
+        self.max_mutations: int | None = None
+        """The most mutations the server said one push may carry (the last push answer that
+        said so); None until one did."""
 
     # Auth --------------------------------------------------------------------------------------
     def login(
@@ -180,8 +201,18 @@ class Transport:
             content=codec.encode(request, self.media_type),
             headers={"Content-Type": self.media_type},
         )
+        self._learn_limit(response)
         self._raise_for_status(response)
         return codec.decode_push_response(response.content, self._content_type(response))
+
+    def _learn_limit(self, response: httpx.Response) -> None:
+        limit = _positive(response.headers.get(MAX_MUTATIONS_HEADER))
+        if limit is None and response.status_code == 413:
+            # A 413 names its limit in the problem body too; the header is the reference.
+            problem = _problem(response)
+            limit = _positive(problem.get("max_mutations", problem.get("limit")))
+        if limit is not None:
+            self.max_mutations = limit
 
     def pull(
         self,

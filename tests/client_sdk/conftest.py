@@ -12,7 +12,7 @@ import pytest
 from client_sdk import FieldClient, MemoryTokenStore
 from sync.ids import new_id
 
-REP_ID = "rep-0001"
+REP_ID = "01900000-0000-7000-8000-00000000f001"
 DEVICE_ID = "device-0001"
 
 

@@ -14,6 +14,9 @@ from client_sdk.cli import main, register
 from tests.client_sdk.conftest import pretend_logged_in, server_record
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
+# Ids as the server makes them (lower-case UUIDs): what the rulebook's value checks expect.
+ACCOUNT = "01900000-0000-7000-8000-0000000000a1"
+PRODUCT = "01900000-0000-7000-8000-0000000000b1"
 
 
 @pytest.fixture
@@ -22,10 +25,10 @@ def store_path(tmp_path: Path) -> Path:
     client = FieldClient(path, token_store=MemoryTokenStore())
     pretend_logged_in(client)
     server_record(
-        client, "account", {"id": "acc-1", "name": "Harbour Supplies", "lat": 53.5, "lon": 9.9}
+        client, "account", {"id": ACCOUNT, "name": "Harbour Supplies", "lat": 53.5, "lon": 9.9}
     )
     server_record(
-        client, "product", {"id": "p-1", "sku": "SKU-1", "name": "Pump", "list_price": "10.00"}
+        client, "product", {"id": PRODUCT, "sku": "SKU-1", "name": "Pump", "list_price": "10.00"}
     )
     client.close()
     return path
@@ -34,7 +37,7 @@ def store_path(tmp_path: Path) -> Path:
 def test_an_order_taken_on_the_command_line_is_priced_and_queued(
     store_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["rep", "--store", str(store_path), "order", "acc-1", "--line", "SKU-1:3:10"]) == 0
+    assert main(["rep", "--store", str(store_path), "order", ACCOUNT, "--line", "SKU-1:3:10"]) == 0
     assert "total 27.00" in capsys.readouterr().out
     client = FieldClient(store_path, token_store=MemoryTokenStore())
     [order] = client.orders()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from client_sdk import FieldClient
-from client_sdk.errors import LocalRuleViolation
+from client_sdk.errors import InvalidFieldValue, LocalRuleViolation
 from sync.domain.pricing import LineInput, price_order
+from sync.errors import InvalidValue
 from tests.client_sdk.conftest import REP_ID, server_record
 
 HAMBURG = (53.5511, 9.9937)
@@ -227,3 +229,98 @@ def test_an_order_whose_creation_was_refused_can_be_amended_and_resubmitted(
     resent = device.outbox.pending()
     assert resent[0].entity == "order" and resent[0].fields["account_id"] == order["account_id"]
     assert min(m.seq for m in resent) > max(m.seq for m in pending)
+
+
+def test_a_finished_visit_cannot_be_checked_out_again_offline(device: FieldClient) -> None:
+    account = _account(device)
+    visit = device.check_in(
+        None, account_id=account, lat=HAMBURG[0], lon=HAMBURG[1], accuracy_m=5, at=T0
+    )
+    device.check_out(visit.id, outcome="met", notes="first", at=T0 + timedelta(minutes=30))
+    queued = device.outbox.pending()
+    with pytest.raises(LocalRuleViolation) as refused:
+        device.check_out(visit.id, outcome="no_show", at=T0 + timedelta(minutes=45))
+    # The server's merge refuses it so: the status stays, the write-once check-out does not.
+    assert (refused.value.reason, refused.value.field) == ("validation", "check_out_at")
+    done = device.get("visit", visit.id)
+    assert done is not None and (done["outcome"], done["notes"]) == ("met", "first")
+    assert device.outbox.pending() == queued
+
+
+def test_a_visit_is_checked_in_once(device: FieldClient) -> None:
+    account = _account(device)
+    visit = device.check_in(
+        None, account_id=account, lat=HAMBURG[0], lon=HAMBURG[1], accuracy_m=5, at=T0
+    )
+    with pytest.raises(LocalRuleViolation) as in_progress:
+        device.check_in(visit.id, lat=MUNICH[0], lon=MUNICH[1], at=T0 + timedelta(minutes=5))
+    assert (in_progress.value.reason, in_progress.value.field) == ("validation", "check_in_at")
+    device.check_out(visit.id, outcome="met", at=T0 + timedelta(minutes=30))
+    with pytest.raises(LocalRuleViolation) as completed:
+        device.check_in(visit.id, lat=HAMBURG[0], lon=HAMBURG[1], at=T0 + timedelta(hours=1))
+    assert (completed.value.reason, completed.value.field) == ("illegal_transition", "status")
+    checked = device.get("visit", visit.id)
+    assert checked is not None and checked["check_in_lat"] == HAMBURG[0]
+
+
+def test_local_refusals_carry_the_reason_the_server_would_give(device: FieldClient) -> None:
+    _, (p1, _) = _catalogue(device)
+    account = _account(device)
+    order = device.take_order(account, [(p1, 1)])
+    with pytest.raises(LocalRuleViolation) as submitted:
+        device.add_line(order.id, p1, 1)
+    assert submitted.value.reason == "illegal_transition"
+    with pytest.raises(LocalRuleViolation) as owned:
+        device.edit_account(account, territory_id="01900000-0000-7000-8000-0000000000e1")
+    assert (owned.value.reason, owned.value.field) == ("server_owned_field", "territory_id")
+    ticket = device.open_ticket(account, "Leak")
+    with pytest.raises(LocalRuleViolation) as moved:
+        device.move_ticket(ticket.id, "closed")
+    assert moved.value.reason == "illegal_transition"
+
+
+def test_a_line_number_is_never_given_twice_on_one_device(device: FieldClient) -> None:
+    _, (p1, p2) = _catalogue(device)
+    order = device.create_order(_account(device), lines=[(p1, 1), (p2, 1)])
+    second = max(device.order_lines(order.id), key=lambda line: line["line_no"])
+    device.remove_line(second.id)
+    # The delete is not answered yet: should the server refuse it, line 2 comes back.
+    added = device.add_line(order.id, p2, 3)
+    assert added["line_no"] == 3
+    numbers = [
+        r["line_no"]
+        for r in device.store.all(
+            "SELECT json_extract(data, '$.line_no') AS line_no FROM records "
+            "WHERE entity = 'order_line' AND ref = ?",
+            (order.id,),
+        )
+    ]
+    assert sorted(numbers) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("write", "field"),
+    [
+        (lambda d, account: d.edit_account(account, lat=200.0), "lat"),
+        (lambda d, account: d.edit_account(account, lon=None), "lon"),
+        (lambda d, account: d.edit_account(account, notes="x" * 10_001), "notes"),
+        (lambda d, account: d.capture_lead("Nord\x00wind"), "company"),
+        (lambda d, account: d.plan_visit(account, date(2200, 1, 1)), "planned_for"),
+        (
+            lambda d, account: d.check_in(None, account_id=account, lat=91.0, lon=9.99),
+            "check_in_lat",
+        ),
+    ],
+    ids=["latitude", "half-a-position", "long-notes", "nul-byte", "far-date", "check-in"],
+)
+def test_a_value_the_server_would_refuse_is_refused_before_anything_is_stored(
+    device: FieldClient, write: Any, field: str
+) -> None:
+    account = _account(device)
+    before = (device.records.count(), device.get("account", account))
+    with pytest.raises(InvalidFieldValue) as refused:
+        write(device, account)
+    assert (refused.value.field, refused.value.reason) == (field, "validation")
+    assert isinstance(refused.value, InvalidValue) and isinstance(refused.value, LocalRuleViolation)
+    assert (device.records.count(), device.get("account", account)) == before
+    assert device.outbox.pending() == []

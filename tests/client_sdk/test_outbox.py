@@ -123,3 +123,26 @@ def test_the_outbox_survives_closing_and_reopening_the_store(tmp_path: Path) -> 
     reopened = FieldClient(path, token_store=MemoryTokenStore())
     assert [m.fields["company"] for m in reopened.outbox.pending()] == ["Acme"]
     reopened.close()
+
+
+def _transactions(device: FieldClient, *sizes: int) -> None:
+    for t, size in enumerate(sizes):
+        with device.outbox.transaction() as tx:
+            for n in range(size):
+                tx.upsert("lead", f"t{t}-{n}", {"company": f"{t}.{n}"})
+
+
+def test_a_batch_under_a_ceiling_ends_at_the_last_transaction_that_fits(
+    device: FieldClient,
+) -> None:
+    _transactions(device, 2, 3, 2)
+    batch = device.outbox.next_batch(6, ceiling=6)
+    assert [m.record_id for m in batch] == ["t0-0", "t0-1", "t1-0", "t1-1", "t1-2"]
+    rest = device.outbox.next_batch(6, after_seq=batch[-1].seq, ceiling=6)
+    assert [m.record_id for m in rest] == ["t2-0", "t2-1"]
+
+
+def test_a_transaction_larger_than_the_ceiling_goes_alone_and_whole(device: FieldClient) -> None:
+    _transactions(device, 5, 1)
+    batch = device.outbox.next_batch(3, ceiling=3)
+    assert [m.record_id for m in batch] == [f"t0-{n}" for n in range(5)]

@@ -77,7 +77,7 @@ def test_a_merged_answer_shows_the_value_the_server_resolved(device: FieldClient
                 seq=mutation.seq,
                 entity="account",
                 id=account,
-                version=5,
+                version=4,
                 fields={"phone": "222", "notes": "manager's"},
                 discarded=["notes"],
             )
@@ -85,7 +85,7 @@ def test_a_merged_answer_shows_the_value_the_server_resolved(device: FieldClient
     )
     record = device.get("account", account)
     assert record is not None
-    assert (record["phone"], record["notes"], record.version) == ("222", "manager's", 5)
+    assert (record["phone"], record["notes"], record.version) == ("222", "manager's", 4)
 
 
 def test_a_rejected_edit_reverts_to_the_server_state_and_is_listed(device: FieldClient) -> None:
@@ -127,10 +127,10 @@ def test_a_pulled_change_older_than_the_acknowledged_version_is_ignored(
     account = _account(device)
     device.edit_account(account, phone="222")
     [mutation] = device.outbox.pending()
-    device.outbox.answer([Applied(seq=mutation.seq, entity="account", id=account, version=5)])
-    _pull(device, _change(account, 4, id=account, name="Old name", phone="111", notes="n"))
+    device.outbox.answer([Applied(seq=mutation.seq, entity="account", id=account, version=4)])
+    _pull(device, _change(account, 3, id=account, name="Old name", phone="111", notes="n"))
     record = device.get("account", account)
-    assert record is not None and (record["phone"], record.version) == ("222", 5)
+    assert record is not None and (record["phone"], record.version) == ("222", 4)
 
 
 def test_later_pending_edits_stay_on_top_after_an_earlier_one_is_answered(
@@ -179,3 +179,189 @@ def test_an_eviction_removes_the_record_but_keeps_its_pending_mutation(
     assert device.get("account", account) is None
     assert report.evicted == 1
     assert len(device.outbox.pending()) == 1
+
+
+# What an answer folds (client_sdk/records.py): the server's decisions, never the device's guesses
+def _line(device: FieldClient, **fields: Any) -> str:
+    return server_record(
+        device,
+        "order_line",
+        {
+            "order_id": "01900000-0000-7000-8000-0000000000a1",
+            "product_id": "01900000-0000-7000-8000-0000000000b1",
+            "line_no": 1,
+            "quantity": 2,
+            "discount_pct": "0",
+            "unit_price": "9.50",
+            "line_total": "19.00",
+            **fields,
+        },
+    )
+
+
+def test_an_applied_answer_does_not_fold_the_device_guess_of_a_computed_field(
+    device: FieldClient,
+) -> None:
+    line = _line(device)
+    with device.outbox.transaction() as tx:
+        tx.upsert("order_line", line, {"quantity": 3, "unit_price": "8.00", "line_total": "24.00"})
+    [mutation] = device.outbox.pending()
+    device.outbox.answer([Applied(seq=mutation.seq, entity="order_line", id=line, version=2)])
+    record = device.get("order_line", line)
+    assert record is not None and not record.pending
+    # The quantity is the rep's and the server took it; the prices stay the server's last word
+    # until it says otherwise (here: the pull of version 2).
+    assert (record.version, record["quantity"], record["unit_price"], record["line_total"]) == (
+        2,
+        3,
+        "9.50",
+        "19.00",
+    )
+
+
+def test_an_applied_answer_folds_the_values_the_server_decided(device: FieldClient) -> None:
+    line = _line(device)
+    with device.outbox.transaction() as tx:
+        tx.upsert("order_line", line, {"quantity": 3, "unit_price": "8.00", "line_total": "24.00"})
+    [mutation] = device.outbox.pending()
+    device.outbox.answer(
+        [
+            Applied(
+                seq=mutation.seq,
+                entity="order_line",
+                id=line,
+                version=2,
+                fields={"unit_price": "9.50", "line_total": "28.50", "line_no": 4},
+            )
+        ]
+    )
+    record = device.get("order_line", line)
+    assert record is not None
+    assert (record["quantity"], record["line_total"], record["line_no"]) == (3, "28.50", 4)
+
+
+def test_a_no_op_answer_folds_the_server_values_at_the_version_held(device: FieldClient) -> None:
+    line = _line(device)
+    with device.outbox.transaction() as tx:
+        tx.upsert("order_line", line, {"unit_price": "9.50", "line_total": "57.00"})
+    [mutation] = device.outbox.pending()
+    device.outbox.answer(
+        [
+            Applied(
+                seq=mutation.seq,
+                entity="order_line",
+                id=line,
+                version=1,
+                fields={"unit_price": "9.50", "line_total": "19.00"},
+            )
+        ]
+    )
+    record = device.get("order_line", line)
+    assert record is not None and (record.version, record["line_total"]) == (1, "19.00")
+
+
+def test_a_record_created_here_keeps_only_what_the_server_decided_of_its_computed_fields(
+    device: FieldClient,
+) -> None:
+    visit_id = "01900000-0000-7000-8000-0000000000c1"
+    with device.outbox.transaction() as tx:
+        tx.upsert(
+            "visit",
+            visit_id,
+            {
+                "account_id": "01900000-0000-7000-8000-0000000000d1",
+                "status": "in_progress",
+                "distance_m": 12.0,
+                "verified": True,
+            },
+        )
+    [mutation] = device.outbox.pending()
+    device.outbox.answer(
+        [
+            Applied(
+                seq=mutation.seq,
+                entity="visit",
+                id=visit_id,
+                version=1,
+                fields={"distance_m": 4100.0},
+            )
+        ]
+    )
+    record = device.get("visit", visit_id)
+    assert record is not None and record.on_server and record.version == 1
+    assert (record["status"], record["distance_m"], record.get("verified")) == (
+        "in_progress",
+        4100.0,
+        None,
+    )
+
+
+# Versions: never one the device has not seen ------------------------------------------------
+def test_an_answer_past_writes_the_device_has_not_seen_keeps_the_version_it_saw(
+    device: FieldClient,
+) -> None:
+    account = _account(device)
+    device.edit_account(account, phone="222")
+    [mutation] = device.outbox.pending()
+    device.outbox.answer([Applied(seq=mutation.seq, entity="account", id=account, version=5)])
+    record = device.get("account", account)
+    assert record is not None
+    assert (record["phone"], record.version, record.pending) == ("222", 3, False)
+    device.edit_account(account, notes="later")
+    assert device.outbox.pending()[-1].base_version == 3
+    # The pull brings version 5 and everything in it.
+    _pull(device, _change(account, 5, id=account, name="Renamed", phone="222", notes="n"))
+    record = device.get("account", account)
+    assert record is not None and (record.version, record["name"], record["notes"]) == (
+        5,
+        "Renamed",
+        "later",
+    )
+
+
+def test_several_answers_for_one_record_in_one_push_take_the_version_after_the_batch(
+    device: FieldClient,
+) -> None:
+    account = _account(device)
+    device.edit_account(account, phone="222")
+    device.edit_account(account, notes="mine")
+    first, second = device.outbox.pending()
+    device.outbox.answer(
+        [
+            Applied(seq=first.seq, entity="account", id=account, version=5),
+            Applied(seq=second.seq, entity="account", id=account, version=5),
+        ]
+    )
+    record = device.get("account", account)
+    assert record is not None
+    assert (record.version, record["phone"], record["notes"]) == (5, "222", "mine")
+
+
+def test_a_creation_answered_past_the_device_own_writes_stays_local_until_the_pull(
+    device: FieldClient,
+) -> None:
+    lead = device.capture_lead("Acme")
+    [mutation] = device.outbox.pending()
+    # A receipt of a larger batch, say: the device cannot know what lies in between.
+    device.outbox.answer([Applied(seq=mutation.seq, entity="lead", id=lead.id, version=3)])
+    record = device.get("lead", lead.id)
+    assert record is not None
+    assert (record.on_server, record.version, record.pending, record["company"]) == (
+        False,
+        0,
+        False,
+        "Acme",
+    )
+    _pull(
+        device,
+        Change(
+            entity="lead",
+            id=lead.id,
+            op="upsert",
+            version=3,
+            fields={"company": "Acme", "status": "assigned"},
+        ),
+    )
+    record = device.get("lead", lead.id)
+    assert record is not None and (record.on_server, record.version) == (True, 3)
+    assert record["status"] == "assigned"

@@ -13,11 +13,12 @@ from client_sdk.errors import (
     AuthenticationFailed,
     CursorExpired,
     NetworkUnavailable,
+    PayloadTooLarge,
     ServerError,
     UpgradeRequired,
 )
 from client_sdk.secrets import MemoryTokenStore, Tokens
-from client_sdk.transport import RetryPolicy, Transport
+from client_sdk.transport import MAX_MUTATIONS_HEADER, RetryPolicy, Transport
 from sync import codec
 from sync.messages import PullPage, PushRequest, PushResponse
 
@@ -197,3 +198,32 @@ def test_410_means_the_cursor_expired() -> None:
 
     with pytest.raises(CursorExpired):
         _transport(handler, []).pull("old-cursor")
+
+
+def test_a_push_answer_names_the_most_mutations_a_push_may_carry() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = PushResponse(results=[], server_hlc="000000000000001-00000-server")
+        return httpx.Response(
+            200,
+            content=codec.encode(response, codec.MEDIA_JSON),
+            headers={MAX_MUTATIONS_HEADER: "250"},
+        )
+
+    transport = _transport(handler, [])
+    assert transport.max_mutations is None
+    transport.push(PushRequest(device_id="d1", mutations=[]))
+    assert transport.max_mutations == 250
+
+
+def test_a_413_teaches_the_limit_it_names() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            413,
+            json={"detail": "a push carries at most 20 mutations", "max_mutations": 20},
+            headers={"content-type": "application/problem+json"},
+        )
+
+    transport = _transport(handler, [])
+    with pytest.raises(PayloadTooLarge):
+        transport.push(PushRequest(device_id="d1", mutations=[]))
+    assert transport.max_mutations == 20
