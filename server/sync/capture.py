@@ -36,11 +36,11 @@ from sqlalchemy.orm.attributes import get_history
 from server.db.base import SyncableMixin, utcnow
 from server.db.direct import insert_rows
 from server.sync.clock import server_clock
-from server.sync.entities import synced_columns, wire_record
+from server.sync.entities import synced_columns, table_of, wire_record
 from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
 from sync.codec import encode_change_msgpack
-from sync.rules import check_fields, check_record
+from sync.rules import RULES, check_fields, check_record
 
 __all__ = [
     "capture_created",
@@ -123,22 +123,23 @@ def _check(obj: SyncableMixin, names: Iterable[str]) -> None:
 
 
 def _event_for(entity: str, obj: Any, is_new: bool) -> str | None:
-    if entity == "order":
-        history = get_history(obj, "status")
-        if is_new or history.has_changes():
-            before = None if is_new else (history.deleted[0] if history.deleted else None)
-            if obj.status == "submitted" and before != "submitted":
-                return "order.submitted"
-            if not is_new and before is not None and before != obj.status:
-                return "order.status_changed"
-    elif entity == "ticket" and is_new:
-        return "ticket.opened"
-    elif (
-        entity == "lead"
-        and obj.assignee_id is not None
-        and (is_new or get_history(obj, "assignee_id").has_changes())
-    ):
-        return "lead.assigned"
+    """The first business event the entity declares (``EntityRules.events``) that this write
+    raises."""
+    for raised in RULES[entity].events:
+        if (is_new and not raised.created) or (not is_new and not raised.changed):
+            continue
+        if raised.field is None:
+            return raised.name
+        value = getattr(obj, raised.field)
+        if value is None or value == raised.unless:
+            continue
+        if raised.value is not None and value != raised.value:
+            continue
+        if not is_new:
+            history = get_history(obj, raised.field)
+            if not history.has_changes() or (history.deleted and history.deleted[0] == value):
+                continue
+        return raised.name
     return None
 
 
@@ -198,8 +199,9 @@ def write_changes(
         keys = resolver.keys(entity, obj)
         before = stored.get((entity, obj.id))
         deleted = obj.deleted_at is not None
-        moved = before is not None and before != keys
-        if moved:
+        moved = False
+        if before is not None and before != keys:
+            moved = True
             log_rows.append(_row(at, entity, obj.id, "evict", obj.version, {}, before, origin))
         data = {} if deleted else wire_record(obj)
         row = _row(
@@ -221,7 +223,7 @@ def write_changes(
 def log_insert(dialect: str) -> Insert:
     """The statement every change-log row is written with: on PostgreSQL it also records the
     writing transaction's id, which the snapshot cursor needs (server/sync/log.py)."""
-    stmt = insert(ChangeLog.__table__)
+    stmt = insert(table_of(ChangeLog))
     if dialect == "postgresql":
         stmt = stmt.values(txid=literal_column("pg_current_xact_id()::text::bigint"))
     return stmt

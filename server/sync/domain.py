@@ -261,16 +261,7 @@ async def verify(session: AsyncSession, visit: Visit, settings: Settings) -> Non
     if visit.check_in_at is None:
         return
     account = await session.get(Account, visit.account_id)
-    fix = (
-        Fix(
-            lat=visit.check_in_lat,
-            lon=visit.check_in_lon,
-            accuracy_m=visit.check_in_accuracy_m,
-            at=visit.check_in_at,
-        )
-        if visit.check_in_lat is not None and visit.check_in_lon is not None
-        else None
-    )
+    fix = _check_in_fix(visit)
     previous = (
         await session.execute(
             select(Visit)
@@ -308,16 +299,7 @@ async def verify(session: AsyncSession, visit: Visit, settings: Settings) -> Non
         account_lon=account.lon if account else None,
         radius_m=account.visit_radius_m if account else 200.0,
         check_out_at=visit.check_out_at,
-        previous_check_in=(
-            Fix(
-                lat=previous.check_in_lat,
-                lon=previous.check_in_lon,
-                accuracy_m=previous.check_in_accuracy_m,
-                at=previous.check_in_at,
-            )
-            if previous is not None
-            else None
-        ),
+        previous_check_in=_check_in_fix(previous) if previous is not None else None,
         overlapping=overlapping,
         min_minutes=settings.min_visit_minutes,
         max_speed_kmh=settings.max_travel_kmh,
@@ -326,6 +308,19 @@ async def verify(session: AsyncSession, visit: Visit, settings: Settings) -> Non
     visit.verified = result.verified
     visit.verification_score = result.score
     visit.flags = list(result.flags)
+
+
+def _check_in_fix(visit: Visit) -> Fix | None:
+    """Where and when the visit was checked in, if it was (half a position counts as none:
+    ``verify_visit`` treats it as not located)."""
+    if visit.check_in_lat is None or visit.check_in_lon is None or visit.check_in_at is None:
+        return None
+    return Fix(
+        lat=visit.check_in_lat,
+        lon=visit.check_in_lon,
+        accuracy_m=visit.check_in_accuracy_m,
+        at=visit.check_in_at,
+    )
 
 
 async def assign_new_leads(session: AsyncSession, lead_ids: list[str], *, now: datetime) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import inspect
+from sqlalchemy import Table, inspect
+from sqlalchemy.orm import Mapper
 
 from server.db.base import Base, SyncableMixin
 
@@ -16,9 +17,11 @@ __all__ = [
     "INTERNAL_COLUMNS",
     "JSON_SCALARS",
     "entity_of",
+    "mapper_of",
     "model_for",
     "syncable_models",
     "synced_columns",
+    "table_of",
     "to_wire",
     "wire_record",
 ]
@@ -46,6 +49,19 @@ def syncable_models() -> dict[str, type[SyncableMixin]]:
 
 def model_for(entity: str) -> type[SyncableMixin] | None:
     return syncable_models().get(entity)
+
+
+def mapper_of(model: type[SyncableMixin]) -> Mapper[SyncableMixin]:
+    """The mapper of a syncable model (``inspect`` cannot type a class known by its mixin)."""
+    mapper: Mapper[SyncableMixin] = inspect(model)
+    return mapper
+
+
+def table_of(model: type[Base] | type[SyncableMixin]) -> Table:
+    """The table a model is mapped to."""
+    mapper: Mapper[Any] = inspect(model)
+    # Typed FromClause, as a class may be mapped to any selectable; ours all map to a Table.
+    return cast(Table, mapper.local_table)
 
 
 def entity_of(obj: object) -> str | None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from server.sync.capture import upsert_records
-from server.sync.entities import syncable_models, wire_record
+from server.sync.entities import syncable_models, table_of, wire_record
 from server.sync.scope import PARENTS, ScopeResolver
 
 __all__ = ["reindex_all"]
@@ -54,7 +54,7 @@ def _reindex(session: Session) -> int:
     conn = session.connection()
     total = 0
     for entity in _ORDER:
-        table = models[entity].__table__
+        table = table_of(models[entity])
         last = ""
         while True:
             # Core rows, not ORM objects: a bulk rebuild needs values, not identity tracking.
@@ -97,7 +97,7 @@ def _parents(conn: Any, entity: str, chunk: Sequence[Any]) -> dict[tuple[type[An
     for model, fk in PARENTS.get(entity, ()):
         ids = list({getattr(row, fk) for row in chunk if getattr(row, fk) is not None})
         parents: list[Any] = []
-        table = model.__table__
+        table = table_of(model)
         for start in range(0, len(ids), 900):
             batch = ids[start : start + 900]
             parents.extend(conn.execute(select(table).where(table.c.id.in_(batch))).all())

@@ -30,7 +30,7 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,12 +42,20 @@ from server.db.base import Base, SyncableMixin
 from server.db.direct import execute, insert_rows_async
 from server.errors import BadRequest, Forbidden
 from server.metrics import METRICS
+from server.orders.models import Order
 from server.settings import Settings
 from server.sync import domain
 from server.sync.capture import capture_created, log_insert, origin_device
 from server.sync.clock import server_clock
 from server.sync.coerce import FieldError, coerce, from_wire
-from server.sync.entities import model_for, synced_columns, to_wire
+from server.sync.entities import (
+    mapper_of,
+    model_for,
+    syncable_models,
+    synced_columns,
+    table_of,
+    to_wire,
+)
 from server.sync.models import (
     ConflictRecord,
     DeviceSyncState,
@@ -170,8 +178,8 @@ def _lock_statement(dialect_name: str) -> Any:
 
 
 _SAVE_DEVICE_STATE = (
-    update(DeviceSyncState.__table__)
-    .where(DeviceSyncState.__table__.c.device_id == bindparam("device"))
+    update(table_of(DeviceSyncState))
+    .where(table_of(DeviceSyncState).c.device_id == bindparam("device"))
     .values(
         last_seq=bindparam("last_seq"),
         last_push_at=bindparam("last_push_at"),
@@ -345,10 +353,11 @@ async def _insert_created(
     refer to these."""
     if not created:
         return
-    by_table: dict[Any, list[dict[str, Any]]] = {}
+    by_model: dict[type[SyncableMixin], list[dict[str, Any]]] = {}
     for obj in created:
         obj.__dict__["created_at"] = obj.__dict__["updated_at"] = now
-        by_table.setdefault(type(obj).__table__, []).append(_column_values(obj))
+        by_model.setdefault(type(obj), []).append(_column_values(obj))
+    by_table = {table_of(model): rows for model, rows in by_model.items()}
     for table, stmt in _inserts_parents_first():
         rows = by_table.get(table)
         if rows:
@@ -371,7 +380,7 @@ def _column_values(obj: SyncableMixin) -> dict[str, Any]:
     the object (the change row is built from it)."""
     values: dict[str, Any] = {}
     state = obj.__dict__
-    for key, column, default in _columns_of(type(obj)):
+    for key, column, default in _columns_of(obj.__sync_entity__):
         if key in state:
             values[column] = state[key]
             continue
@@ -387,11 +396,11 @@ def _column_values(obj: SyncableMixin) -> dict[str, Any]:
 
 
 @cache
-def _columns_of(model: type[SyncableMixin]) -> tuple[tuple[str, str, Any], ...]:
-    """(attribute, column, column default or None) for each column of ``model``."""
+def _columns_of(entity: str) -> tuple[tuple[str, str, Any], ...]:
+    """(attribute, column, column default or None) for each column of ``entity``'s model."""
     return tuple(
         (attr.key, attr.columns[0].key, attr.columns[0].default)
-        for attr in inspect(model).column_attrs
+        for attr in mapper_of(syncable_models()[entity]).column_attrs
     )
 
 
@@ -427,7 +436,7 @@ async def _prefetch(
         if model is None:
             continue
         id_list = sorted(ids)
-        stmt = _prefetch_statement(model, lock)
+        stmt = _prefetch_statement(entity, lock)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start : start + 500]
             for obj in (await session.execute(stmt, {"ids": chunk})).scalars():
@@ -440,7 +449,8 @@ async def _prefetch(
 
 
 @cache
-def _prefetch_statement(model: type[SyncableMixin], lock: bool) -> Any:
+def _prefetch_statement(entity: str, lock: bool) -> Any:
+    model = syncable_models()[entity]
     stmt = select(model).where(model.id.in_(bindparam("ids", expanding=True)))
     return stmt.with_for_update() if lock else stmt
 
@@ -522,10 +532,10 @@ async def _apply_group(
         await savepoint.rollback()
         _forget(batch, group)
         logger.info("push transaction refused by a constraint: %s", exc.orig)
-        refused = _TxRefused(
+        blamed = _TxRefused(
             group[0], "validation", "a referenced record does not exist or a value is not unique"
         )
-        outcome.results = [_refusal(m, refused) for m in group]
+        outcome.results = [_refusal(m, blamed) for m in group]
         outcome.conflicts = []
         outcome.new_leads = []
         return outcome
@@ -674,7 +684,7 @@ async def _apply_one(
     ):
         raise _TxRefused(mutation, "out_of_scope", f"this {entity} is outside your scope")
     if entity == "order" and mutation.id not in status_before_tx:
-        status_before_tx[mutation.id] = obj.status if obj is not None else "draft"
+        status_before_tx[mutation.id] = obj.status if isinstance(obj, Order) else "draft"
     parent_status = await domain.parent_status(
         session, entity, obj, mutation, batch, status_before_tx
     )
@@ -728,7 +738,7 @@ async def _apply_one(
         # A bare instance, as the ORM makes when it loads a row, filled through its dict: a new
         # record has no history to track (an insert writes what the dict holds), and the
         # constructor's and attribute events' bookkeeping cost more than the merge itself.
-        obj = model.__mapper__.class_manager.new_instance()
+        obj = mapper_of(model).class_manager.new_instance()
         fill = obj.__dict__
         fill["id"] = mutation.id
         fill.update(values)
@@ -828,7 +838,7 @@ def _conflicts(
     ]
 
 
-_INSERT_RECEIPT = insert(PushReceipt.__table__)
+_INSERT_RECEIPT = insert(table_of(PushReceipt))
 
 
 async def _record(

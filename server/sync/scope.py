@@ -27,7 +27,17 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Table, and_, bindparam, false, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    FromClause,
+    and_,
+    bindparam,
+    false,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -201,7 +211,7 @@ def scope_params(principal: Principal) -> dict[str, Any]:
 
 
 @cache
-def scope_branches(role: Role, table: Table) -> tuple[ColumnElement[bool], ...]:
+def scope_branches(role: Role, table: FromClause) -> tuple[ColumnElement[bool], ...]:
     """A role's scope over a table's territory_id/user_id/region_id/public columns, as disjuncts
     that each match one index (pulls read them as separately ordered streams, server/sync/
     pull.py). A record may satisfy more than one. The caller's own keys are bound parameters
@@ -224,12 +234,12 @@ def scope_branches(role: Role, table: Table) -> tuple[ColumnElement[bool], ...]:
 
 
 @cache
-def device_branch(table: Table) -> ColumnElement[bool]:
+def device_branch(table: FromClause) -> ColumnElement[bool]:
     """Rows addressed to the caller's device alone (conflict notices): no scope keys."""
     return table.c.device_id == _param(DEVICE_PARAM)
 
 
-def scope_filter(role: Role, table: Table) -> ColumnElement[bool]:
+def scope_filter(role: Role, table: FromClause) -> ColumnElement[bool]:
     """A predicate over a table with territory_id/user_id/region_id/public (and, for the change
     log, device_id) columns, selecting what a caller of ``role`` may receive; execute it with
     ``scope_params``."""
@@ -239,5 +249,5 @@ def scope_filter(role: Role, table: Table) -> ColumnElement[bool]:
     return or_(and_(table.c.device_id.is_(None), shared), device_branch(table))
 
 
-def _param(name: str) -> Any:
+def _param(name: str) -> BindParameter[Any]:
     return bindparam(name, required=True)
