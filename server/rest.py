@@ -23,6 +23,7 @@ from server.problems import field_from_msgspec_message
 from sync.errors import IllegalTransition
 from sync.ids import new_id
 from sync.machines import MACHINES, ActorOrAdmin, check_transition
+from sync.rules import RULES, Policy
 
 __all__ = [
     "UUID_PATTERN",
@@ -39,6 +40,7 @@ __all__ = [
     "changed_values",
     "check_initial",
     "check_move",
+    "check_patch",
     "claim_id",
     "strict_body",
     "to_decimal",
@@ -132,13 +134,38 @@ def allows(*roles: Role, scopes: tuple[str, ...] = ()) -> Guard:
     return guard
 
 
-def apply_patch(record: object, patch: msgspec.Struct) -> dict[str, Any]:
-    """Set every field the client sent (UNSET ones are left alone); returns what changed."""
-    changed: dict[str, Any] = {}
-    for name in patch.__struct_fields__:
-        value = getattr(patch, name)
-        if value is msgspec.UNSET:
+def check_patch(record: object, patch: msgspec.Struct, principal: Principal) -> None:
+    """A synced record's field policies (``sync.rules``) hold on REST as on a sync push: no
+    caller changes a write-once field already set (400, a push's ``validation``), and a rep —
+    who acts as their device would — changes no server-owned field (403, a push's
+    ``server_owned_field``). Services ask this before resolving the ids a patch names, so both
+    doors refuse the same patch for the same reason."""
+    entity = getattr(type(record), "__sync_entity__", None)
+    if entity is None:
+        return
+    device = actor_of(principal) == "device"
+    for name, value in changed_values(patch).items():
+        rule = RULES[entity].fields.get(name)
+        current = getattr(record, name)
+        if rule is None or current == value:
             continue
+        if rule.policy is Policy.WRITE_ONCE and current is not None:
+            raise BadRequest(
+                f"{entity}.{name} is write-once: it is already set and cannot change", field=name
+            )
+        if device and rule.policy is Policy.SERVER_OWNED:
+            raise Forbidden(f"{entity}.{name} is set by the server, not by reps", field=name)
+
+
+def apply_patch(
+    record: object, patch: msgspec.Struct, principal: Principal | None = None
+) -> dict[str, Any]:
+    """Set every field the client sent (UNSET ones are left alone); returns what changed. With
+    the caller given, ``check_patch`` first."""
+    if principal is not None:
+        check_patch(record, patch, principal)
+    changed: dict[str, Any] = {}
+    for name, value in changed_values(patch).items():
         if getattr(record, name) != value:
             setattr(record, name, value)
             changed[name] = value

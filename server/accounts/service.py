@@ -25,7 +25,7 @@ from server.auth.principal import Principal
 from server.errors import BadRequest
 from server.org.models import Territory
 from server.pagination import Page, paginate
-from server.rest import apply_patch, claim_id, to_out
+from server.rest import apply_patch, check_patch, claim_id, to_out
 from server.scoping import get_visible, scoped_select
 
 __all__ = [
@@ -113,6 +113,7 @@ async def update_account(
     session: AsyncSession, principal: Principal, account_id: str, patch: AccountUpdate
 ) -> Account:
     account = await get_visible(session, principal, Account, account_id, for_update=True)
+    check_patch(account, patch, principal)
     territory_id = None if patch.territory_id is msgspec.UNSET else patch.territory_id
     owner_id = None if patch.owner_id is msgspec.UNSET else patch.owner_id
     if patch.territory_id is None and not principal.is_admin:
@@ -120,7 +121,7 @@ async def update_account(
             "only an admin may take an account out of every territory", field="territory_id"
         )
     await _check_refs(session, principal, territory_id, owner_id)
-    apply_patch(account, patch)
+    apply_patch(account, patch, principal)
     await session.flush()
     return account
 
@@ -175,8 +176,9 @@ async def update_contact(
     session: AsyncSession, principal: Principal, contact_id: str, patch: ContactUpdate
 ) -> Contact:
     contact = await get_visible(session, principal, Contact, contact_id, for_update=True)
+    check_patch(contact, patch, principal)
     if patch.account_id is not msgspec.UNSET:
         await get_visible(session, principal, Account, patch.account_id, field="account_id")
-    apply_patch(contact, patch)
+    apply_patch(contact, patch, principal)
     await session.flush()
     return contact

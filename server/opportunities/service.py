@@ -14,7 +14,15 @@ from server.errors import BadRequest
 from server.opportunities.models import Opportunity
 from server.opportunities.schemas import OpportunityCreate, OpportunityOut, OpportunityUpdate
 from server.pagination import Page, paginate
-from server.rest import apply_patch, check_initial, check_move, claim_id, to_decimal, to_out
+from server.rest import (
+    apply_patch,
+    check_initial,
+    check_move,
+    check_patch,
+    claim_id,
+    to_decimal,
+    to_out,
+)
 from server.scoping import get_visible, scoped_select
 
 __all__ = ["create_opportunity", "get_opportunity", "list_opportunities", "update_opportunity"]
@@ -84,13 +92,14 @@ async def update_opportunity(
     opportunity = await get_visible(
         session, principal, Opportunity, opportunity_id, for_update=True
     )
+    check_patch(opportunity, patch, principal)
     if patch.stage is not msgspec.UNSET and patch.stage != opportunity.stage:
         check_move("opportunity", opportunity, patch.stage, principal)
     if patch.owner_id is not msgspec.UNSET:
         await get_visible(session, principal, User, patch.owner_id, field="owner_id")
     if patch.amount is not msgspec.UNSET:
         patch = msgspec.structs.replace(patch, amount=to_decimal(patch.amount))
-    apply_patch(opportunity, patch)
+    apply_patch(opportunity, patch, principal)
     if opportunity.stage in _CLOSED and opportunity.closed_at is None:
         opportunity.closed_at = utcnow()
     elif opportunity.stage not in _CLOSED:

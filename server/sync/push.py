@@ -683,6 +683,8 @@ async def _apply_one(
         session, principal, entity, obj, batch, creating=False
     ):
         raise _TxRefused(mutation, "out_of_scope", f"this {entity} is outside your scope")
+    if obj is None and isinstance(mutation, Upsert):
+        mutation, pushed = await _without_defaults(session, principal, mutation, pushed, batch)
     if entity == "order" and mutation.id not in status_before_tx:
         status_before_tx[mutation.id] = obj.status if isinstance(obj, Order) else "draft"
     parent_status = await domain.parent_status(
@@ -765,6 +767,46 @@ async def _apply_one(
     else:
         result = Applied(seq=mutation.seq, entity=entity, id=mutation.id, version=new_version)
     return result, obj, resolution
+
+
+class _Pushed:
+    """A new record's pushed values read as attributes (None where not sent), for
+    ``creation_defaults`` before the record exists."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.__dict__.update(fields)
+
+    def __getattr__(self, name: str) -> None:
+        return None
+
+
+async def _without_defaults(
+    session: AsyncSession,
+    principal: Principal,
+    mutation: Upsert,
+    pushed: dict[str, Any],
+    known: Known,
+) -> tuple[Upsert, dict[str, Any]]:
+    """A create may name a server-owned field with the value the server fills in anyway (an
+    account's owner and territory: the rep and their territory), as REST allows; such a value
+    decides nothing and is dropped before the merge. Any other value is still refused."""
+    owned = [
+        name
+        for name, value in mutation.fields.items()
+        if value is not None and RULES[mutation.entity].fields[name].policy is Policy.SERVER_OWNED
+    ]
+    if not owned:
+        return mutation, pushed
+    defaults = await creation_defaults(
+        session, principal, mutation.entity, _Pushed(mutation.fields), known
+    )
+    same = {n for n in owned if n in defaults and same_value(mutation.fields[n], defaults[n])}
+    if not same:
+        return mutation, pushed
+    kept = {n: v for n, v in mutation.fields.items() if n not in same}
+    return msgspec.structs.replace(mutation, fields=kept), {
+        n: v for n, v in pushed.items() if n not in same
+    }
 
 
 _RECORD_ID = Ref("record")

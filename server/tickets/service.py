@@ -13,7 +13,7 @@ from server.auth.principal import Principal
 from server.db.base import utcnow
 from server.errors import Forbidden, NotFound
 from server.pagination import Page, paginate
-from server.rest import apply_patch, check_initial, check_move, claim_id, to_out
+from server.rest import apply_patch, check_initial, check_move, check_patch, claim_id, to_out
 from server.scoping import get_visible, scoped_select
 from server.tickets.models import Ticket, TicketComment
 from server.tickets.schemas import (
@@ -104,11 +104,12 @@ async def update_ticket(
     session: AsyncSession, principal: Principal, ticket_id: str, patch: TicketUpdate
 ) -> Ticket:
     ticket = await get_visible(session, principal, Ticket, ticket_id, for_update=True)
+    check_patch(ticket, patch, principal)
     if patch.status is not msgspec.UNSET and patch.status != ticket.status:
         check_move("ticket", ticket, patch.status, principal)
     if patch.assignee_id is not msgspec.UNSET:
         await _check_assignee(session, principal, patch.assignee_id)
-    apply_patch(ticket, patch)
+    apply_patch(ticket, patch, principal)
     if ticket.status in _DONE and ticket.resolved_at is None:
         ticket.resolved_at = utcnow()
     elif ticket.status not in _DONE:

@@ -14,7 +14,7 @@ from server.auth.principal import Principal
 from server.db.base import utcnow
 from server.errors import BadRequest, Forbidden
 from server.pagination import Page, paginate
-from server.rest import apply_patch, check_initial, check_move, claim_id, to_out
+from server.rest import apply_patch, check_initial, check_move, check_patch, claim_id, to_out
 from server.scoping import get_visible, scoped_select
 from server.settings import Settings
 from server.sync.domain import verify
@@ -110,13 +110,14 @@ async def update_visit(
     patch: VisitUpdate,
 ) -> Visit:
     visit = await get_visible(session, principal, Visit, visit_id, for_update=True)
+    check_patch(visit, patch, principal)
     if patch.check_in_at is not msgspec.UNSET:
         patch.check_in_at = _utc(patch.check_in_at, "check_in_at")  # type: ignore[assignment]
     if patch.check_out_at is not msgspec.UNSET:
         patch.check_out_at = _utc(patch.check_out_at, "check_out_at")  # type: ignore[assignment]
     if patch.status is not msgspec.UNSET and patch.status != visit.status:
         check_move("visit", visit, patch.status, principal)
-    apply_patch(visit, patch)
+    apply_patch(visit, patch, principal)
     now = utcnow()
     if visit.status in ("in_progress", "completed") and visit.check_in_at is None:
         visit.check_in_at = now

@@ -11,6 +11,7 @@ from sync.rules._declare import (
     NO_DEVICE_DELETE,
     ONCE,
     OWN_IN_TERRITORY,
+    SERVER,
     USER,
     WHEN,
     Access,
@@ -27,7 +28,8 @@ ENTITIES = (
     declare(
         entity="opportunity",
         fields=field_rules(
-            (ONCE, "account_id owner_id"),
+            (ONCE, "account_id"),
+            FieldRule("owner_id", SERVER, note="a manager hands the opportunity to another rep"),
             (LWW, "name"),
             state("stage", "opportunity"),
             (LWW, "amount close_date forecast_category"),

@@ -86,8 +86,9 @@ def test_contacts_are_created_on_accounts_in_scope_and_listed_by_account(env: En
     assert changed.json()["phone"] == "+49 40 99"
 
 
-def test_a_contact_cannot_be_moved_to_an_account_out_of_scope(env: Env) -> None:
+def test_a_contact_never_moves_to_another_account_as_on_a_sync_push(env: Env) -> None:
     contact = env.records.inside.contact
     response = env.patch("rep", f"/contacts/{contact}", {"account_id": env.records.outside.account})
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json()["field"] == "account_id"
+    assert "write-once" in response.json()["detail"]
