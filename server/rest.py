@@ -144,11 +144,27 @@ def check_patch(record: object, patch: msgspec.Struct, principal: Principal) -> 
     if entity is None:
         return
     device = actor_of(principal) == "device"
-    for name, value in changed_values(patch).items():
-        rule = RULES[entity].fields.get(name)
+    rules = RULES[entity]
+    changes = {
+        name: value
+        for name, value in changed_values(patch).items()
+        if name in rules.fields and getattr(record, name) != value
+    }
+    guard = rules.editable_while
+    if device and guard is not None and not guard.of_parent and changes:
+        state = getattr(record, guard.field)
+        edited = sorted(n for n in changes if n != guard.field)
+        if edited and state not in guard.states and changes.get(guard.field) not in guard.states:
+            allowed = " or ".join(f"'{s}'" for s in sorted(guard.states))
+            raise Conflict(
+                f"{entity} can be edited ({', '.join(edited)}) only while {allowed}; "
+                f"it is '{state}'",
+                field=edited[0],
+                extra={"current": {"id": getattr(record, "id", None), guard.field: state}},
+            )
+    for name in changes:
+        rule = rules.fields[name]
         current = getattr(record, name)
-        if rule is None or current == value:
-            continue
         if rule.policy is Policy.WRITE_ONCE and current is not None:
             raise BadRequest(
                 f"{entity}.{name} is write-once: it is already set and cannot change", field=name
@@ -214,12 +230,15 @@ def check_move(machine: str, record: Any, new: str, principal: Principal) -> Non
 
 
 def check_initial(machine: str, new: str, principal: Principal) -> None:
-    """A record may only be created in the states the machine allows for the caller."""
+    """A record may only be created in the states the machine allows for the caller: any other
+    is an illegal move from nothing (409), as a sync push answers it ``illegal_transition``."""
     field = MACHINES[machine].field
     try:
         check_transition(machine, None, new, actor_of(principal))
     except IllegalTransition as exc:
-        raise BadRequest(str(exc), field=field, extra={"allowed": exc.allowed}) from None
+        raise Conflict(
+            str(exc), field=field, extra={"current": {field: None}, "allowed": exc.allowed}
+        ) from None
 
 
 async def claim_id(session: AsyncSession, model: type[Any], record_id: str | None) -> str:

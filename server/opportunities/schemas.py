@@ -44,7 +44,8 @@ class OpportunityCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     owner_id: Id | None = None
     """A rep's own by default; a manager names the rep."""
     name: Name
-    stage: OpenStage = "prospecting"
+    stage: Stage = "prospecting"
+    """Any open stage; the machine refuses creating one already closed."""
     amount: Money
     close_date: date
     forecast_category: ForecastCategory | None = None

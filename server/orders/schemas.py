@@ -73,7 +73,8 @@ class OrderCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Whose order: a rep's own by default; an admin must name the rep."""
     price_list_id: Id | None = None
     """Defaults to the price list of the rep's region."""
-    status: Literal["draft", "submitted"] = "draft"
+    status: OrderStatus = "draft"
+    """Created as a draft or straight away submitted; the machine refuses others."""
     notes: Notes | None = None
     lines: Annotated[list[OrderLineIn], msgspec.Meta(max_length=500)] = []
     client_total: Money | None = None

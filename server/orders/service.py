@@ -27,7 +27,7 @@ from server.orders.models import Order, OrderLine
 from server.orders.schemas import OrderCreate, OrderLineIn, OrderLineOut, OrderOut, OrderUpdate
 from server.org.models import Region
 from server.pagination import Page, paginate
-from server.rest import check_initial, check_move, claim_id, to_decimal, to_out
+from server.rest import check_initial, check_move, check_patch, claim_id, to_decimal, to_out
 from server.scoping import get_visible, scoped_select
 from server.sync.domain import price_draft
 from sync.errors import PricingError
@@ -234,6 +234,7 @@ async def update_order(
     session: AsyncSession, principal: Principal, order_id: str, patch: OrderUpdate
 ) -> OrderOut:
     order = await get_visible(session, principal, Order, order_id, for_update=True)
+    check_patch(order, patch, principal)
     lines = (await _lines_of(session, [order.id]))[order.id]
     repricing = False
     editing = patch.lines is not msgspec.UNSET or patch.price_list_id is not msgspec.UNSET

@@ -11,9 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import Known
+from server.access import Known, load_parent
 from server.auth.principal import Principal
-from server.catalog.models import PriceList
 from server.org.models import Region
 
 __all__ = ["creation_defaults"]
@@ -37,16 +36,12 @@ async def creation_defaults(
             values = {"rep_id": obj.rep_id or me, "status": obj.status or "planned"}
         case "order":
             values = {"rep_id": obj.rep_id or me, "status": obj.status or "draft"}
-            if obj.price_list_id is None:
-                values["price_list_id"] = await _price_list_for(session, principal)
-            if obj.price_list_id is None and values.get("price_list_id"):
-                currency = (
-                    await session.execute(
-                        select(PriceList.currency).where(PriceList.id == values["price_list_id"])
-                    )
-                ).scalar_one_or_none()
-                if currency:
-                    values["currency"] = currency
+            price_list_id = obj.price_list_id or await _price_list_for(session, principal)
+            values["price_list_id"] = price_list_id
+            # The currency is the price list's: an order's amounts are in the prices' currency.
+            price_list = await load_parent(session, "price_list", price_list_id, known)
+            if price_list is not None:
+                values["currency"] = price_list.currency
         case "opportunity":
             values = {"owner_id": obj.owner_id or me}
         case "visit_note" | "ticket_comment":

@@ -62,7 +62,8 @@ class VisitCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     account_id: Id
     rep_id: Id | None = None
     """A rep's own by default; a manager planning a visit names the rep."""
-    status: Literal["planned", "in_progress"] = "planned"
+    status: VisitStatus = "planned"
+    """Reps create visits planned or in progress (checked in); the machine refuses others."""
     planned_for: date | None = None
     route_position: Position | None = None
     purpose: Short | None = None

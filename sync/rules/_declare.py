@@ -299,8 +299,9 @@ USER = Ref("user")
 def position_together(values: Mapping[str, Any]) -> None:
     """A position fix has both coordinates or neither: half a fix cannot be verified."""
     for lat, lon in (("lat", "lon"), ("check_in_lat", "check_in_lon")):
-        if lat in values and lon in values and (values[lat] is None) != (values[lon] is None):
-            raise InvalidValue(lon if values[lon] is None else lat, f"{lat} and {lon} go together")
+        has_lat, has_lon = values.get(lat) is not None, values.get(lon) is not None
+        if has_lat != has_lon:
+            raise InvalidValue(lat if has_lon else lon, f"{lat} and {lon} go together")
 
 
 NO_DEVICE_DELETE = (

@@ -40,7 +40,7 @@ ENTITIES = (
             (ONCE, "account_id rep_id"),
             FieldRule("price_list_id", ONCE, note="prices come from this list"),
             state("status", "order"),
-            (LWW, "currency"),
+            FieldRule("currency", COMPUTED, note="the price list's currency"),
             FieldRule("subtotal", COMPUTED, note="priced by the server (sync.domain.pricing)"),
             (COMPUTED, "discount_total total"),
             FieldRule("client_total", COMPUTED, note="the device's own total, kept for the diff"),
