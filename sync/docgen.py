@@ -23,8 +23,8 @@ POLICY_TEXT = {
     "anything else is rejected `illegal_transition` with the current state.",
     Policy.WRITE_ONCE: "Set at creation (or once, while still empty) and never changed: a "
     "different later value is rejected `validation`.",
-    Policy.COMPUTED: "Derived by the server; a device may send it, the value is ignored and "
-    "recomputed, never a conflict.",
+    Policy.COMPUTED: "Derived by the server; a device (an admin's too) may send it, the value is "
+    "ignored and recomputed, never a conflict.",
 }
 
 

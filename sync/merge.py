@@ -181,7 +181,7 @@ def _concurrent(clock: Clock, base_version: int, node: str | None) -> bool:
 @lru_cache(maxsize=64)
 def _plain_on_create(entity: str, device_side: bool) -> frozenset[str]:
     """Fields whose value a create stores as given, with no rule to check for this actor."""
-    checked = {_STATE_MACHINE} | ({_COMPUTED, _SERVER_OWNED} if device_side else set())
+    checked = {_STATE_MACHINE, _COMPUTED} | ({_SERVER_OWNED} if device_side else set())
     return frozenset(
         name
         for name, rule in entity_rules(entity).fields.items()
@@ -402,8 +402,8 @@ class _Context(msgspec.Struct, frozen=True):
         for name, value in mutation.fields.items():
             rule = self.rules.fields[name]
             policy = rule.policy
-            if self.device_side and policy is _COMPUTED:
-                continue
+            if policy is _COMPUTED:
+                continue  # derived by the server whoever sends it, an admin's device too
             if self.device_side and policy is _SERVER_OWNED:
                 if value is None:
                     continue
@@ -435,7 +435,7 @@ class _Context(msgspec.Struct, frozen=True):
             rule = self.rules.fields[name]
             current = stored.fields.get(name)
             policy = rule.policy
-            if not self.device_side and policy in (_SERVER_OWNED, _COMPUTED):
+            if not self.device_side and policy is _SERVER_OWNED:
                 policy = _LWW
             if same_value(value, current):
                 # An LWW write of the value already there still advances the field's clock when

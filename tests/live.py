@@ -37,6 +37,20 @@ class LiveServer:
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no lifespan, open transactions cut off where they are."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
 
 def server_env(database_url: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     return {
@@ -53,15 +67,17 @@ def server_env(database_url: str, overrides: Mapping[str, str] | None = None) ->
     }
 
 
-@contextmanager
-def live_server(
+def start_server(
     database_url: str,
     workdir: Path,
     *,
     env: Mapping[str, str] | None = None,
     ready_path: str = "/health/live",
-) -> Iterator[LiveServer]:
-    port = free_port()
+    port: int | None = None,
+) -> LiveServer:
+    """Start a server (on ``port``, or a free one) and wait until it answers; the caller stops
+    it (``LiveServer.stop`` or ``kill``)."""
+    port = port or free_port()
     log = workdir / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -94,11 +110,22 @@ def live_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start:\n{server.output()}")
             time.sleep(0.1)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@contextmanager
+def live_server(
+    database_url: str,
+    workdir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    ready_path: str = "/health/live",
+) -> Iterator[LiveServer]:
+    server = start_server(database_url, workdir, env=env, ready_path=ready_path)
+    try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()

@@ -12,7 +12,7 @@ import msgspec
 
 from client_sdk.store import loads
 from server.sync.coerce import FieldError, from_wire
-from sync.messages import Delete, Merged, Upsert
+from sync.messages import Applied, Delete, Merged, Upsert
 from sync.rules import Policy, entity_rules
 from sync.values import same_value
 from tests.sync_convergence.ledger import Ack, Ledger
@@ -272,7 +272,10 @@ def acked_mutations_survive(ledger: Ledger, view: ServerView) -> list[str]:
         for name, sent in m.fields.items():
             if _policy(m.entity, name) not in _KEPT_POLICIES:
                 continue
-            expected = ack.result.fields.get(name, sent) if isinstance(ack.result, Merged) else sent
+            # Merged answers hold the resolved values, applied ones the values the server
+            # decided itself (a line number moved off a taken one): either is what was kept.
+            answered = ack.result.fields if isinstance(ack.result, Merged | Applied) else {}
+            expected = answered.get(name, sent)
             current = row.wire.get(name)
             if _same(m.entity, name, expected, current):
                 continue
