@@ -90,7 +90,10 @@ _SERVER_OWNED = Policy.SERVER_OWNED
 _STATE_MACHINE = Policy.STATE_MACHINE
 _WRITE_ONCE = Policy.WRITE_ONCE
 _COMPUTED = Policy.COMPUTED
-_DEVICE_SIDE = frozenset({"device", "manager"})
+_DEVICE_SIDE = frozenset({"device", "manager", "admin"})
+"""Actors whose writes arrive as device pushes. An admin's device reaches every record but is
+held to the device rules: server-owned fields change only through the server's own doors
+(REST, the back office), so a push and a REST call never decide one field differently."""
 _LOGGED_ON_DELETE = frozenset({_LWW, _WRITE_ONCE, _STATE_MACHINE})
 
 
