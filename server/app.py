@@ -24,6 +24,7 @@ from server.db.engine import create_engine, create_sessionmaker, warm_pool
 from server.db.lookup import Lookup
 from server.db.migrate import pending_heads, upgrade
 from server.db.session import provide_db
+from server.edge import RefuseNulMiddleware
 from server.errors import ServiceUnavailable
 from server.logging import RequestLogMiddleware, configure_logging
 from server.problems import exception_handlers
@@ -95,7 +96,11 @@ def create_app(
     app = Litestar(
         route_handlers=[api, *root_handlers()],
         lifespan=[lifespan],
-        middleware=[RequestLogMiddleware(log_requests=settings.log_requests), AuthMiddleware()],
+        middleware=[
+            RequestLogMiddleware(log_requests=settings.log_requests),
+            RefuseNulMiddleware(),
+            AuthMiddleware(),
+        ],
         exception_handlers=exception_handlers,
         dependencies={"db": Provide(provide_db)},
         request_max_body_size=settings.max_body_bytes,

@@ -14,11 +14,23 @@ from typing import Any
 import msgspec
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from server.metrics import METRICS
 
-__all__ = ["RequestLogMiddleware", "configure_logging"]
+__all__ = [
+    "CLIENT_DISCONNECTED",
+    "CLIENT_DISCONNECTED_STATUS",
+    "RequestLogMiddleware",
+    "configure_logging",
+]
+
+CLIENT_DISCONNECTED = "fieldline.client_disconnected"
+"""Set in a request's ASGI scope once the client has gone (the server said ``http.disconnect``
+while the request was being read): what fails after that is the network, not the server."""
+CLIENT_DISCONNECTED_STATUS = 499
+"""The status such a request is recorded with (nginx's "client closed request"); nobody reads
+the answer."""
 
 logger = logging.getLogger("fieldline.request")
 _encoder = msgspec.json.Encoder()
@@ -69,13 +81,24 @@ class RequestLogMiddleware(ASGIMiddleware):
                 status = message["status"]
             await send(message)
 
+        async def watch() -> ReceiveMessage:
+            # A client that goes mid-upload (a phone losing its network) makes reading the body
+            # fail; the mark lets the error handlers tell that from a failure of the server.
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                scope[CLIENT_DISCONNECTED] = True  # type: ignore[literal-required]
+            return message
+
         try:
-            await next_app(scope, receive, capture)
+            await next_app(scope, watch, capture)
         finally:
             elapsed = time.perf_counter() - start
             # The route template, not the path: ids must not explode the label set.
             route = str(scope.get("path_template") or "unmatched")
-            METRICS.observe_request(str(scope.get("method")), route, status, elapsed)
+            method = str(scope.get("method"))
+            METRICS.observe_request(method, route, status, elapsed)
+            if scope.get(CLIENT_DISCONNECTED):
+                METRICS.observe_disconnect(method, route)
             if self.log_requests:
                 user = scope.get("user")
                 logger.info(

@@ -25,6 +25,7 @@ class Metrics:
         )
         self.latency_sum: Counter[tuple[str, str]] = Counter()
         self.sync: Counter[str] = Counter()
+        self.disconnects: Counter[tuple[str, str]] = Counter()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -37,6 +38,11 @@ class Metrics:
             else:
                 buckets[-1] += 1
             self.latency_sum[(method, route)] += seconds  # type: ignore[assignment]
+
+    def observe_disconnect(self, method: str, route: str) -> None:
+        """A client went away before its request was read: the network, not a server error."""
+        with self._lock:
+            self.disconnects[(method, route)] += 1
 
     def count(self, name: str, value: int = 1) -> None:
         with self._lock:
@@ -75,6 +81,16 @@ class Metrics:
                     f"{self.latency_sum[(method, route)]:.6f}"
                 )
                 lines.append(f"fieldline_http_request_seconds_count{{{labels}}} {cumulative}")
+            lines += [
+                "# HELP fieldline_http_client_disconnected_total Requests whose client went away "
+                "before the request was read (recorded with status 499, never 500).",
+                "# TYPE fieldline_http_client_disconnected_total counter",
+            ]
+            for (method, route), n in sorted(self.disconnects.items()):
+                lines.append(
+                    f'fieldline_http_client_disconnected_total{{method="{method}",'
+                    f'route="{route}"}} {n}'
+                )
             lines += [
                 "# HELP fieldline_sync_total Sync events (mutations by outcome, pulled items).",
                 "# TYPE fieldline_sync_total counter",

@@ -9,9 +9,12 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from server.errors import FieldlineError
+from server.logging import CLIENT_DISCONNECTED, CLIENT_DISCONNECTED_STATUS
+from sync.errors import InvalidValue
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -25,6 +28,7 @@ logger = logging.getLogger("fieldline.errors")
 _AT_PATH = re.compile(r"at `\$\.?([^`]*)`")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"^Missing required \w+ parameter '([^']+)'")
 _SLUGS = {
     400: "bad-request",
     401: "unauthorized",
@@ -100,8 +104,11 @@ def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) ->
         if first.get("source") == "body" or first.get("key") is None:
             field = _field_from_message(message) or field
         detail = message or detail
+        if first.get("source") in ("query", "header", "cookie") and isinstance(field, str):
+            field = _wire_name(request, field)
     elif exc.detail:
-        field = _field_from_message(exc.detail)
+        missing = _MISSING_PARAMETER.match(exc.detail)
+        field = missing.group(1) if missing else _field_from_message(exc.detail)
     return problem_response(
         request,
         status=400,
@@ -112,8 +119,54 @@ def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) ->
     )
 
 
+def _client_gone(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """The answer to a request whose client disconnected while it was read (Litestar raises a
+    500 "client disconnected prematurely"): a line of log, no traceback, and status 499, which
+    the request metrics count apart from server errors. Nobody receives the body."""
+    if not request.scope.get(CLIENT_DISCONNECTED):
+        return None
+    logger.info(
+        "client disconnected before its request was read",
+        extra={"fields": {"method": request.method, "path": request.url.path}},
+    )
+    return problem_response(
+        request,
+        status=CLIENT_DISCONNECTED_STATUS,
+        title="Client closed request",
+        detail="the client disconnected before the request was read",
+        slug="client-closed-request",
+    )
+
+
+def _payload_too_large_detail(request: Request[Any, Any, Any]) -> str:
+    try:
+        limit = request.route_handler.resolve_request_max_body_size()
+    except Exception:  # not routed: no handler to ask
+        limit = None
+    if not limit:
+        return "the request body is larger than the server takes"
+    return (
+        f"the request body is larger than the server takes ({limit} bytes, "
+        "FIELDLINE_MAX_BODY_BYTES)"
+    )
+
+
+def _wire_name(request: Request[Any, Any, Any], parameter: str) -> str:
+    """The name the client sent a parameter under (``from``), where Litestar's error names the
+    handler's argument (``date_from``)."""
+    try:
+        definition = request.route_handler.parsed_fn_signature.parameters[parameter]
+    except (KeyError, AttributeError):
+        return parameter
+    kwarg = definition.kwarg_definition
+    aliases = (getattr(kwarg, kind, None) for kind in ("query", "header", "cookie"))
+    return next((alias for alias in aliases if alias), parameter)
+
+
 def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if status >= 500 and (gone := _client_gone(request)) is not None:
+        return gone
     if status >= 500:
         logger.exception("unhandled HTTP error")
     title = {
@@ -123,16 +176,20 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
         413: "Payload too large",
         415: "Unsupported media type",
     }.get(status, "Error")
+    too_large = isinstance(exc, RequestEntityTooLarge)
+    detail = _payload_too_large_detail(request) if too_large else str(exc.detail)
     return problem_response(
         request,
         status=status,
         title=title,
-        detail=str(exc.detail),
+        detail=detail,
         headers=exc.headers or None,
     )
 
 
 def _on_unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if (gone := _client_gone(request)) is not None:
+        return gone
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         request,
@@ -143,9 +200,33 @@ def _on_unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     )
 
 
+def _on_invalid_value(request: Request[Any, Any, Any], exc: InvalidValue) -> Response[Any]:
+    """A value the rulebook refuses (sync.constraints), caught where a REST service or any
+    other writer stores it: the same reason, and the field, a sync push would answer."""
+    return problem_response(
+        request, status=exc.http_status, title="Invalid value", detail=exc.detail, field=exc.field
+    )
+
+
+def _on_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    # msgspec gives up on a body nested deeper than the interpreter's recursion limit (a JSON
+    # or MessagePack array of arrays a few thousand deep) with this message, wherever the body
+    # is decoded; any other recursion error is the server's own.
+    if "while deserializing" not in str(exc):
+        return _on_unhandled(request, exc)
+    return problem_response(
+        request,
+        status=400,
+        title="Bad request",
+        detail="the request body nests lists or objects too deeply to be read",
+    )
+
+
 exception_handlers: dict[Any, Any] = {
     FieldlineError: _on_fieldline_error,
+    InvalidValue: _on_invalid_value,
     ValidationException: _on_validation,
     HTTPException: _on_http_exception,
+    RecursionError: _on_recursion,
     Exception: _on_unhandled,
 }

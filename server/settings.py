@@ -36,6 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sync_retention_days: int = 45
     """How long the change log keeps history; a device offline longer re-bootstraps (HTTP 410)."""
     sync_page_size: int = 1000
+    sync_max_mutations: int = 1000
+    """The most mutations one push may carry; a larger push is refused whole (413) and the device
+    sends smaller batches. Every push answer names it (``X-Fieldline-Max-Mutations``)."""
     max_future_skew_s: int = 300
     """A pushed clock stamp further ahead of the server than this is clamped (docs/sync.md)."""
     scheduler_enabled: bool = True

@@ -16,6 +16,7 @@ from sync.errors import MalformedMessage, ProtocolMismatch, UnsupportedMediaType
 from sync.messages import PROTOCOL_VERSION, Change, PullPage, PushRequest, PushResponse
 
 __all__ = [
+    "MAX_MUTATIONS_HEADER",
     "MEDIA_JSON",
     "MEDIA_MSGPACK",
     "MSGPACK_ALIASES",
@@ -39,6 +40,9 @@ PROTOCOL_HEADER = "X-Fieldline-Protocol"
 NEXT_CURSOR_HEADER = "X-Fieldline-Next-Cursor"
 """On a pull page that has more after it: the page's cursor, so a client can ask for the next page
 as soon as the headers arrive, before it has read or decoded this one (docs/sync.md, "Pages")."""
+MAX_MUTATIONS_HEADER = "X-Fieldline-Max-Mutations"
+"""On every push answer: the most mutations the server takes in one push. A larger push is
+refused whole (413); a client sizes its batches to this (docs/sync.md, "Push")."""
 SUPPORTED_PROTOCOLS = frozenset({PROTOCOL_VERSION})
 
 _T = TypeVar("_T")

@@ -33,17 +33,21 @@ class _Input(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
+_NO_NUL = "^[^\x00]*$"
+"""Text that is looked up or stored: PostgreSQL refuses a NUL in it (a password is neither)."""
+
+
 class LoginRequest(_Input):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=_NO_NUL)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
-    device_name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-    device_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    device_name: Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=_NO_NUL)]
+    device_id: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
     """A device this user logged in from before (reused if not revoked)."""
-    app_version: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    app_version: Annotated[str, msgspec.Meta(max_length=40, pattern=_NO_NUL)] | None = None
 
 
 class RefreshRequest(_Input):
-    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512, pattern=_NO_NUL)]
 
 
 class PasswordChange(_Input):
@@ -73,7 +77,7 @@ class LoginResult(msgspec.Struct, kw_only=True):
 
 
 class ApiKeyCreate(_Input):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=_NO_NUL)]
     scopes: Annotated[list[ApiKeyScope], msgspec.Meta(min_length=1)]
 
 

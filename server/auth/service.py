@@ -120,6 +120,12 @@ async def login(
     app_version: str | None = None,
 ) -> LoginResult:
     now = utcnow()
+    # The sign-in page passes its form as typed: a name no user can have (longer than the column,
+    # or with a NUL, which PostgreSQL refuses) is looked up nowhere, and counted and audited
+    # under what the stores can keep of it.
+    possible = _possible_username(username)
+    if not possible:
+        username = username.replace("\x00", "\\0")[:_USERNAME_MAX]
     refusal = await check_login_allowed(session, settings, username=username, ip=ip, now=now)
     if refusal is not None:
         await audit(
@@ -136,8 +142,10 @@ async def login(
             extra={"retry_after_s": refusal.retry_after_s},
         )
     user = (
-        await session.execute(select(User).where(User.username == username))
-    ).scalar_one_or_none()
+        (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
+        if possible
+        else None
+    )
     # Always verify (against a dummy hash when the user is unknown) so timing tells nothing.
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.active:
@@ -190,10 +198,21 @@ async def login(
     return result
 
 
+_USERNAME_MAX = 80
+"""The length of ``users.username`` and ``login_attempts.username``."""
+
+
+def _possible_username(username: str) -> bool:
+    return len(username) <= _USERNAME_MAX and "\x00" not in username
+
+
 def _device_id_of(refresh_token: str) -> str | None:
     if not refresh_token.startswith("flr_"):
         return None
     device_id, dot, rest = refresh_token[4:].partition(".")
+    # Looked up as given: a NUL (which PostgreSQL refuses) or a length no id has names no device.
+    if "\x00" in device_id or len(device_id) > 64:
+        return None
     return device_id if dot and rest and device_id else None
 
 

@@ -47,12 +47,14 @@ COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def utc_range(start: date, end: date) -> tuple[datetime, datetime]:
-    """``[start 00:00, end + 1 day 00:00)`` in UTC: both dates are included."""
-    return (
-        datetime.combine(start, time.min, tzinfo=UTC),
-        datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+def utc_range(start: date, end: date) -> tuple[datetime, datetime | None]:
+    """``[start 00:00, end + 1 day 00:00)`` in UTC: both dates are included. The day after the
+    calendar's last (9999-12-31) cannot be written, so a range ending there has no upper bound
+    (``None``)."""
+    after = (
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC) if end < date.max else None
     )
+    return datetime.combine(start, time.min, tzinfo=UTC), after
 
 
 def _text(value: str | None) -> str:
@@ -67,7 +69,7 @@ async def export_orders(
     *,
     is_sqlite: bool,
     start: datetime,
-    end: datetime,
+    end: datetime | None,
     region_id: str | None,
     page_size: int = 500,
 ) -> AsyncIterator[bytes]:
@@ -92,7 +94,7 @@ async def export_orders(
 async def _orders_page(
     session: AsyncSession,
     start: datetime,
-    end: datetime,
+    end: datetime | None,
     region_id: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
@@ -102,12 +104,10 @@ async def _orders_page(
         .join(Account, Account.id == Order.account_id)
         .outerjoin(Territory, Territory.id == Account.territory_id)
         .outerjoin(Region, Region.id == Territory.region_id)
-        .where(
-            Order.submitted_at >= start,
-            Order.submitted_at < end,
-            Order.deleted_at.is_(None),
-        )
+        .where(Order.submitted_at >= start, Order.deleted_at.is_(None))
     )
+    if end is not None:
+        stmt = stmt.where(Order.submitted_at < end)
     if region_id is not None:
         stmt = stmt.where(Territory.region_id == region_id)
     if after is not None:

@@ -13,6 +13,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import ResponseHeader, State
+from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,8 +22,15 @@ from server.auth.guards import principal_of, requires_role, requires_user
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.db.base import utcnow
-from server.errors import BadRequest, FieldlineError, UnsupportedMediaType, UpgradeRequired
+from server.errors import (
+    BadRequest,
+    FieldlineError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UpgradeRequired,
+)
 from server.metrics import METRICS
+from server.problems import field_from_msgspec_message
 from server.sync import pull as pull_service
 from server.sync import push as push_service
 from server.sync import review
@@ -30,7 +38,7 @@ from server.sync.log import compact
 from server.sync.models import DeviceSyncState
 from sync import codec
 from sync.errors import MalformedMessage, ProtocolMismatch, SyncError
-from sync.messages import PullPage
+from sync.messages import PullPage, PushRequest, Upsert
 
 __all__ = ["SyncController"]
 
@@ -89,8 +97,84 @@ def _check_protocol(request: Request[Any, Any, Any]) -> None:
 
 
 def _as_http(exc: SyncError) -> FieldlineError:
-    kind = UnsupportedMediaType if exc.http_status == 415 else BadRequest
-    return kind(exc.detail, extra={"code": exc.reason})
+    if exc.http_status == 415:
+        return UnsupportedMediaType(exc.detail, extra={"code": exc.reason})
+    # The decoder's message names the path of the bad value ("… - at `$.mutations[3].seq`").
+    field = field_from_msgspec_message(exc.detail)
+    return BadRequest(exc.detail, field=field, extra={"code": exc.reason})
+
+
+MAX_FIELD_DEPTH = 32
+"""How deep a pushed field's value may nest (a list or object counts one level). Record fields
+are flat or nearly so; without a bound, a value nested a few thousand deep overflowed the
+decoder's recursion, and one just under that would have reached the stores' JSON encoders."""
+
+
+def _decode_push(body: bytes, content_type: str | None) -> PushRequest:
+    try:
+        return codec.decode_push(body, content_type)
+    except MalformedMessage as exc:
+        raise _as_http(exc) from exc
+    except RecursionError as exc:
+        # Only ``fields`` holds values of any shape, so only it can nest this deep.
+        raise BadRequest(
+            f"a mutation's fields nest values deeper than {MAX_FIELD_DEPTH} levels",
+            field="mutations",
+            extra={"code": "malformed"},
+        ) from exc
+
+
+MAX_PENDING = 2**31 - 1
+"""The largest outbox size the sync health page keeps: its column is a 32-bit INTEGER, which
+PostgreSQL enforces (the wire type allows up to 2**63 - 1)."""
+
+
+def _check_limits(message: PushRequest, max_mutations: int) -> None:
+    """Refuse a push the server will not take whole, before any of it is applied."""
+    if message.pending is not None and message.pending > MAX_PENDING:
+        raise BadRequest(
+            f"pending is {message.pending}; the server keeps at most {MAX_PENDING}",
+            field="pending",
+            extra={"code": "malformed"},
+        )
+    if len(message.mutations) > max_mutations:
+        raise PayloadTooLarge(
+            f"a push carries at most {max_mutations} mutations, this one "
+            f"{len(message.mutations)}: send them in smaller batches, each ending with a whole "
+            "client transaction",
+            field="mutations",
+            extra={"code": "too_many_mutations", "max_mutations": max_mutations},
+        )
+    no_containers = _CONTAINERS.isdisjoint
+    for index, mutation in enumerate(message.mutations):
+        # Most fields are scalars: one C-level pass per mutation finds those that are not.
+        # About 0.5 µs a mutation, where applying one costs some 0.6 M instructions.
+        if type(mutation) is not Upsert or no_containers(map(type, mutation.fields.values())):
+            continue
+        for name, value in mutation.fields.items():
+            if type(value) in _CONTAINERS and _deeper_than(value, MAX_FIELD_DEPTH):
+                raise BadRequest(
+                    f"{name} nests values deeper than {MAX_FIELD_DEPTH} levels",
+                    field=f"mutations[{index}].fields.{name}",
+                    extra={"code": "malformed"},
+                )
+
+
+_CONTAINERS = frozenset({dict, list})
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` lists and objects inside one another. Walked
+    with a stack of its own: the check must not overflow where the decoder did not."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in item.values() if type(item) is dict else item:
+            if type(child) in _CONTAINERS:
+                stack.append((child, depth + 1))
+    return False
 
 
 async def _page(
@@ -118,54 +202,77 @@ async def _page(
     return page
 
 
+async def _push(request: Request[Any, Any, Any], db: AsyncSession, state: State) -> Response[bytes]:
+    """The push (``SyncController.push`` names the mutation limit on whatever this answers).
+    Everything a push can be refused for as a whole is checked before any of it is applied."""
+    _check_protocol(request)
+    content_type = request.headers.get("content-type")
+    message = _decode_push(await request.body(), content_type)
+    _check_limits(message, state.settings.sync_max_mutations)
+    principal = principal_of(request)
+    result = await push_service.push(db, principal, message, state.settings)
+    result = msgspec.structs.replace(result, pulls=True)
+    accept = request.headers.get("accept")
+    media_type = codec.negotiate(accept) if accept else codec.canonical_media_type(content_type)
+    background = None
+    if message.pull is not None:
+        if not state.is_sqlite:
+            # On PostgreSQL the pull reads after the push is committed, as a separate GET
+            # would: the push's changes must be visible to the snapshot the cursor takes.
+            await db.commit()
+        # On SQLite it reads inside the push's own transaction, which holds the only write
+        # lock: the page is what a read just after the commit would return (no other
+        # writer can come between), without a second transaction and connection.
+        try:
+            page = await _page(
+                db,
+                principal,
+                state,
+                media_type,
+                cursor=message.pull.cursor,
+                limit=message.pull.limit,
+                checksums=message.pull.checksums,
+            )
+        except FieldlineError as exc:
+            # The push stands; the device pulls as usual and gets the error there.
+            logger.info("pull inside a push not answered: %s", exc.detail)
+        else:
+            result = msgspec.structs.replace(result, page=page)
+            background = BackgroundTask(_touch_pull, state, principal)
+    return Response(codec.encode(result, media_type), media_type=media_type, background=background)
+
+
 class SyncController(Controller):
     path = "/sync"
     tags = ("sync",)
 
-    @post("/push", guards=[requires_user], summary="Push outbox mutations", status_code=200)
+    @post(
+        "/push",
+        guards=[requires_user],
+        summary="Push outbox mutations",
+        status_code=200,
+        response_headers=[
+            ResponseHeader(
+                name=codec.MAX_MUTATIONS_HEADER,
+                description="The most mutations the server takes in one push (on every "
+                "answer, errors included)",
+                documentation_only=True,
+            )
+        ],
+    )
     async def push(
         self, request: Request[Any, Any, Any], db: AsyncSession, state: State
     ) -> Response[bytes]:
-        _check_protocol(request)
-        content_type = request.headers.get("content-type")
-        body = await request.body()
+        limit = {codec.MAX_MUTATIONS_HEADER: str(state.settings.sync_max_mutations)}
         try:
-            message = codec.decode_push(body, content_type)
-        except MalformedMessage as exc:
-            raise _as_http(exc) from exc
-        principal = principal_of(request)
-        result = await push_service.push(db, principal, message, state.settings)
-        result = msgspec.structs.replace(result, pulls=True)
-        accept = request.headers.get("accept")
-        media_type = codec.negotiate(accept) if accept else codec.canonical_media_type(content_type)
-        background = None
-        if message.pull is not None:
-            if not state.is_sqlite:
-                # On PostgreSQL the pull reads after the push is committed, as a separate GET
-                # would: the push's changes must be visible to the snapshot the cursor takes.
-                await db.commit()
-            # On SQLite it reads inside the push's own transaction, which holds the only write
-            # lock: the page is what a read just after the commit would return (no other
-            # writer can come between), without a second transaction and connection.
-            try:
-                page = await _page(
-                    db,
-                    principal,
-                    state,
-                    media_type,
-                    cursor=message.pull.cursor,
-                    limit=message.pull.limit,
-                    checksums=message.pull.checksums,
-                )
-            except FieldlineError as exc:
-                # The push stands; the device pulls as usual and gets the error there.
-                logger.info("pull inside a push not answered: %s", exc.detail)
-            else:
-                result = msgspec.structs.replace(result, page=page)
-                background = BackgroundTask(_touch_pull, state, principal)
-        return Response(
-            codec.encode(result, media_type), media_type=media_type, background=background
-        )
+            response = await _push(request, db, state)
+        except (FieldlineError, HTTPException) as exc:
+            # Refusals name the limit too: a device learns it from whichever push it sends
+            # first, a refused oversize one included.
+            exc.headers = {**(exc.headers or {}), **limit}
+            raise
+        response.headers.update(limit)
+        return response
 
     @get(
         "/pull",

@@ -28,18 +28,21 @@ from __future__ import annotations
 import base64
 import binascii
 import operator
+import re
 import time
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CursorResult,
     Integer,
     String,
+    TextClause,
     and_,
     bindparam,
     delete,
@@ -55,6 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.direct import execute
 from server.errors import BadRequest, Gone
 from server.sync.models import ChangeLog, PushReceipt, SyncMeta
+from sync.messages import MAX_INT64
 
 __all__ = [
     "Cursor",
@@ -88,24 +92,37 @@ _PG_WINDOW = text(
 _COMPACTION_MARGIN = timedelta(hours=1)
 
 
+# What a cursor may hold. It comes back from the device, so each value is bounded by what the
+# statements it feeds can bind: integers to a signed 64-bit column, text free of NUL (which
+# PostgreSQL refuses) and no longer than the column it is compared with. Checked on decoding.
+_Int64 = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
+_NO_NUL = "^[^\x00]*$"
+_Key = Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)]
+_ScopeKey = Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)]
+
+
 class Cursor(msgspec.Struct, kw_only=True, omit_defaults=True):
-    v: int = 1
-    t: int = 0
+    v: _Int64 = 1
+    t: _Int64 = 0
     """Wall time (ms) when this position was reached."""
-    q: int = 0
+    q: _Int64 = 0
     """SQLite: last seq read. PostgreSQL: last seq read inside the window ``lo``..``hi``."""
     lo: str | None = None
     hi: str | None = None
-    k: str | None = None
+    """PostgreSQL snapshots (``pg_snapshot`` text), checked by ``decode_cursor``."""
+    k: _ScopeKey | None = None
     """The caller's scope key when issued (sync cursors only)."""
-    b: list[str] | None = None
+    b: list[_Key] | None = None
     """Bootstrap in progress: [entity, last record id] of the snapshot read so far."""
-    e: str | None = None
+    e: _Key | None = None
     """Bootstrap restricted to one entity (a checksum repair)."""
 
 
 _cursor_encoder = msgspec.msgpack.Encoder()
 _cursor_decoder = msgspec.msgpack.Decoder(Cursor)
+# pg_snapshot's text form as PostgreSQL writes it, "xmin:xmax:xip,xip,…". ASCII digits only:
+# ``\d`` also takes the digits of other scripts, which int() reads and PostgreSQL does not.
+_SNAPSHOT = re.compile(r"([0-9]{1,19}):([0-9]{1,19}):((?:[0-9]{1,19},)*[0-9]{1,19})?")
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -113,11 +130,36 @@ def encode_cursor(cursor: Cursor) -> str:
 
 
 def decode_cursor(value: str, *, field: str = "cursor") -> Cursor:
+    """The position ``value`` names, or 400 naming ``field``. Whatever a device sends back in
+    place of a cursor this server issued (any shape or type, numbers past what a column holds, a
+    snapshot PostgreSQL would not read) is refused here, before a statement sees it."""
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        return _cursor_decoder.decode(raw)
+        cursor = _cursor_decoder.decode(raw)
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise BadRequest("cursor is not one this server issued", field=field) from exc
+    if not _well_formed(cursor):
+        raise BadRequest("cursor is not one this server issued", field=field)
+    return cursor
+
+
+def _well_formed(cursor: Cursor) -> bool:
+    if cursor.b is not None and len(cursor.b) not in (0, 2):
+        return False
+    return all(text is None or _is_snapshot(text) for text in (cursor.lo, cursor.hi))
+
+
+def _is_snapshot(text: str) -> bool:
+    """Whether PostgreSQL reads ``text`` as a pg_snapshot whose ids compare with the log's bigint
+    ``txid``: 0 < xmin <= xmax < 2**63, each running id in [xmin, xmax) and in order."""
+    match = _SNAPSHOT.fullmatch(text)
+    if match is None:
+        return False
+    xmin, xmax = int(match[1]), int(match[2])
+    if not 0 < xmin <= xmax <= MAX_INT64:
+        return False
+    running = [int(x) for x in match[3].split(",")] if match[3] else []
+    return all(xmin <= x < xmax for x in running) and running == sorted(running)
 
 
 class LogRow(msgspec.Struct, kw_only=True):
@@ -147,7 +189,7 @@ def _is_pg(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-_CURRENT_SNAPSHOT = literal_column("pg_current_snapshot()::text")
+_CURRENT_SNAPSHOT: ColumnElement[str] = literal_column("pg_current_snapshot()::text")
 
 
 async def _snapshot(session: AsyncSession) -> str:
@@ -295,7 +337,7 @@ async def _read_pg(
 async def read_branches(
     session: AsyncSession,
     columns: Sequence[Any],
-    conditions: Sequence[ColumnElement[bool]],
+    conditions: Sequence[ColumnElement[bool] | TextClause],
     branches: Sequence[ColumnElement[bool]],
     order: tuple[str, ...],
     limit: int,
@@ -343,7 +385,7 @@ async def read_branches(
 @lru_cache(maxsize=64)
 def _statement(
     columns: tuple[Any, ...],
-    conditions: tuple[ColumnElement[bool], ...],
+    conditions: tuple[ColumnElement[bool] | TextClause, ...],
     branches: tuple[ColumnElement[bool], ...],
     order: tuple[str, ...],
     pg: bool,
@@ -383,7 +425,7 @@ _NO_ROW = object()
 
 async def _ordered(
     session: AsyncSession,
-    conditions: tuple[ColumnElement[bool], ...],
+    conditions: tuple[ColumnElement[bool] | TextClause, ...],
     branches: tuple[ColumnElement[bool], ...] | None,
     limit: int,
     params: dict[str, Any],
@@ -456,7 +498,9 @@ async def compact(
     now = now or datetime.now(UTC)
     horizon = now - timedelta(days=retention_days)
     cutoff = horizon - _COMPACTION_MARGIN
-    removed = (await session.execute(delete(ChangeLog).where(ChangeLog.at < cutoff))).rowcount
+    deleting = delete(ChangeLog).where(ChangeLog.at < cutoff)
+    # Session.execute is typed Result for any statement; a DELETE's is a CursorResult.
+    removed = cast(CursorResult[Any], await session.execute(deleting)).rowcount
     await session.execute(delete(PushReceipt).where(PushReceipt.at < cutoff))
     value = str(int(horizon.timestamp() * 1000))
     existing = await session.get(SyncMeta, _HORIZON_KEY)

@@ -9,6 +9,7 @@ version is not older than theirs, so the replay never regresses a row).
 
 from __future__ import annotations
 
+import typing
 from collections import defaultdict
 from collections.abc import Iterator
 from functools import cache
@@ -156,7 +157,8 @@ async def _snapshot_page(
         next_position = msgspec.structs.replace(position, b=None, e=None)
         more = position.e is None
     return PullPage(
-        items=items,
+        # msgspec writes a Raw out as it is: each one is a PullItem, encoded in advance.
+        items=typing.cast(list[PullItem], items),
         cursor=encode_cursor(next_position),
         more=more,
         snapshot=True,

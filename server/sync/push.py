@@ -23,6 +23,7 @@ Theory of operation
 from __future__ import annotations
 
 import logging
+import re
 from collections import ChainMap, Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,7 +65,7 @@ from server.sync.models import (
 )
 from server.sync.ownership import creation_defaults
 from sync import clock
-from sync.constraints import Ref, Text, check_value
+from sync.constraints import UUID_PATTERN, Ref, Text, check_value
 from sync.errors import InvalidValue
 from sync.machines import ActorOrAdmin
 from sync.merge import DELETED_KEY, Resolution, Stored, dump_clocks, load_clocks, merge
@@ -427,7 +428,9 @@ async def _prefetch(
         if isinstance(m, Upsert):
             for parent, name in links(m.entity, writing=True) if m.entity in RULES else ():
                 value = m.fields.get(name)
-                if isinstance(value, str):
+                # Only what can be an id is looked up: anything else (text with a NUL byte,
+                # which PostgreSQL cannot even compare) is refused by the field's check.
+                if isinstance(value, str) and _ID.match(value):
                     wanted.setdefault(parent, set()).add(value)
     lock = session.get_bind().dialect.name == "postgresql"
     found: dict[tuple[str, str], SyncableMixin | None] = {}
@@ -810,6 +813,7 @@ async def _without_defaults(
 
 
 _RECORD_ID = Ref("record")
+_ID = re.compile(UUID_PATTERN)
 
 
 def _loaded(obj: SyncableMixin | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from server.forecasting.reports import Scope
 from server.opportunities.models import Opportunity
 from server.orders.models import Order
 from server.org.models import Region, Territory
+from server.scoping import visible
 from server.sync.models import ConflictRecord, DeviceSyncState, QuarantinedMutation
 from server.tickets.models import Ticket
 from server.visits.models import Visit
@@ -61,7 +62,7 @@ async def pick_region(session: AsyncSession, principal: Principal, wanted: str |
     choices = await region_choices(session)
     ids = [c[0] for c in choices]
     if wanted in ids:
-        return wanted  # type: ignore[return-value]
+        return wanted
     if wanted:
         raise NotFound(f"no region {wanted}")
     if not ids:
@@ -265,11 +266,12 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
     territory = await session.get(Territory, user.territory_id) if user.territory_id else None
     forecasts = await reports.current_forecasts(session, scope)
     adjustments = await reports.adjustments_for(session, forecasts)
+    # The walrus binds in the function's scope: ``v`` is taken by the visit loop below.
     adjusted = {
-        f.period_start: v
+        f.period_start: latest
         for f in forecasts
         if (
-            v := _latest(
+            latest := _latest(
                 adjustments.get((f.scope_type, f.scope_id, f.granularity, f.period_start), [])
             )
         )
@@ -294,6 +296,7 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
                 select(Opportunity)
                 .where(
                     Opportunity.owner_id == rep_id,
+                    visible(principal, Opportunity),
                     Opportunity.stage.in_(_OPEN_STAGES),
                     Opportunity.deleted_at.is_(None),
                 )
@@ -308,6 +311,7 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
                 select(Visit)
                 .where(
                     Visit.rep_id == rep_id,
+                    visible(principal, Visit),
                     Visit.deleted_at.is_(None),
                     Visit.check_in_at.is_not(None),
                 )
@@ -320,7 +324,9 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
         (
             await session.execute(
                 select(Order)
-                .where(Order.rep_id == rep_id, Order.deleted_at.is_(None))
+                .where(
+                    Order.rep_id == rep_id, visible(principal, Order), Order.deleted_at.is_(None)
+                )
                 .order_by(Order.submitted_at.desc().nulls_last(), Order.created_at.desc())
                 .limit(20)
             )
@@ -332,6 +338,7 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
                 select(Ticket)
                 .where(
                     or_(Ticket.opened_by_id == rep_id, Ticket.assignee_id == rep_id),
+                    visible(principal, Ticket),
                     Ticket.deleted_at.is_(None),
                 )
                 .order_by(Ticket.created_at.desc())
@@ -437,6 +444,12 @@ class SyncPage:
     devices: list[DeviceRow]
     quarantined: list[tuple[QuarantinedMutation, str]]
     conflicts: list[tuple[ConflictRecord, str]]
+
+    @property
+    def unsent(self) -> int:
+        """Mutations the listed devices said they still held. A push need not say (``pending``
+        is optional), so a device may have no count: it adds nothing."""
+        return sum(row.state.pending or 0 for row in self.devices)
 
 
 async def sync_page(session: AsyncSession, principal: Principal, region_id: str | None) -> SyncPage:
