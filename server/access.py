@@ -87,12 +87,41 @@ def visible_clause(entity: str, p: Principal) -> ColumnElement[bool]:
         return false()
     if p.user_id is None or p.role not in (Role.REP, Role.MANAGER):
         return false()
-    if p.role is Role.MANAGER and access.region is not None:
-        model = _model(entity)
-        region = getattr(model, access.region)
-        owned = _owner_clause(entity, access, p)
-        return or_(region == p.region_id, and_(region.is_(None), owned))
+    if p.role is Role.MANAGER:
+        return _region_clause(entity, access, p)
     return or_(*(_reach_clause(entity, access, reach, p) for reach in sorted(access.reads)))
+
+
+def _region_clause(entity: str, access: Access, p: Principal) -> ColumnElement[bool]:
+    """A manager reaches the records of their region: a record's own region where it has one,
+    else the region of its territory, else its owner's — the order in which sync scope keys
+    give a record its region (server/sync/scope.py), so REST lists what a manager's device
+    receives."""
+    reads = access.reads
+    if Reach.PUBLIC in reads:
+        return true()
+    if Reach.PARENT in reads:
+        return _parent_clause(entity, p)
+    owned = _owner_clause(entity, access, p) if Reach.OWNER in reads else false()
+    if access.region is not None:
+        region = getattr(_model(entity), access.region)
+        return or_(region == p.region_id, and_(region.is_(None), owned))
+    if Reach.TERRITORY not in reads:
+        return owned
+    placed = _reach_clause(entity, access, Reach.TERRITORY, p)
+    if Reach.OWNER not in reads:
+        return placed
+    return or_(placed, and_(_without_territory(entity, access), owned))
+
+
+def _without_territory(entity: str, access: Access) -> ColumnElement[bool]:
+    model = _model(entity)
+    if access.territory is not None:
+        return getattr(model, access.territory).is_(None)  # type: ignore[no-any-return]
+    assert access.account is not None
+    account = _model("account")
+    placed = select(account.id).where(account.territory_id.is_not(None))
+    return getattr(model, access.account).not_in(placed)  # type: ignore[no-any-return]
 
 
 def _reach_clause(entity: str, access: Access, reach: Reach, p: Principal) -> ColumnElement[bool]:

@@ -38,6 +38,7 @@ __all__ = [
     "apply_patch",
     "as_utc",
     "changed_values",
+    "check_create",
     "check_initial",
     "check_move",
     "check_patch",
@@ -171,6 +172,23 @@ def check_patch(record: object, patch: msgspec.Struct, principal: Principal) -> 
             )
         if device and rule.policy is Policy.SERVER_OWNED:
             raise Forbidden(f"{entity}.{name} is set by the server, not by reps", field=name)
+
+
+def check_create(entity: str, data: msgspec.Struct, principal: Principal, **fills: Any) -> None:
+    """A rep's create may name a server-owned field only with the value the server would fill
+    in anyway (the body's default, or ``fills``: the rep's own territory, say), as a sync push
+    drops such a value and refuses any other (``server_owned_field``, here 403)."""
+    if actor_of(principal) != "device":
+        return
+    rules = RULES[entity].fields
+    defaults = {f.name: f.default for f in msgspec.structs.fields(data)}
+    for name, value in changed_values(data).items():
+        rule = rules.get(name)
+        if rule is None or rule.policy is not Policy.SERVER_OWNED or value is None:
+            continue
+        if value == defaults.get(name) or value == fills.get(name):
+            continue
+        raise Forbidden(f"{entity}.{name} is set by the server, not by reps", field=name)
 
 
 def apply_patch(

@@ -25,7 +25,7 @@ from server.auth.principal import Principal
 from server.errors import BadRequest
 from server.org.models import Territory
 from server.pagination import Page, paginate
-from server.rest import apply_patch, check_patch, claim_id, to_out
+from server.rest import apply_patch, check_create, check_patch, claim_id, to_out
 from server.scoping import get_visible, scoped_select
 
 __all__ = [
@@ -97,6 +97,9 @@ async def create_account(
         territory_id = territory_id or principal.territory_id
         owner_id = owner_id or principal.user_id
     await _check_refs(session, principal, territory_id, owner_id)
+    check_create(
+        "account", data, principal, territory_id=principal.territory_id, owner_id=principal.user_id
+    )
     fields = msgspec.structs.asdict(data)
     fields.update(
         id=await claim_id(session, Account, data.id),

@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import Known, links, may_write
+from server.access import Known, load_parent, may_write
 from server.auth.models import Device, Role
 from server.auth.principal import Principal
 from server.db.base import Base, SyncableMixin
@@ -426,7 +426,7 @@ async def _prefetch(
         else:
             wanted.setdefault(m.entity, set()).add(m.id)
         if isinstance(m, Upsert):
-            for parent, name in links(m.entity, writing=True) if m.entity in RULES else ():
+            for name, parent in _references(m.entity) if m.entity in RULES else ():
                 value = m.fields.get(name)
                 # Only what can be an id is looked up: anything else (text with a NUL byte,
                 # which PostgreSQL cannot even compare) is refused by the field's check.
@@ -686,8 +686,9 @@ async def _apply_one(
         session, principal, entity, obj, batch, creating=False
     ):
         raise _TxRefused(mutation, "out_of_scope", f"this {entity} is outside your scope")
+    defaults: dict[str, Any] = {}
     if obj is None and isinstance(mutation, Upsert):
-        mutation, pushed = await _without_defaults(session, principal, mutation, pushed, batch)
+        mutation, pushed, defaults = await _creating(session, principal, mutation, pushed, batch)
     if entity == "order" and mutation.id not in status_before_tx:
         status_before_tx[mutation.id] = obj.status if isinstance(obj, Order) else "draft"
     parent_status = await domain.parent_status(
@@ -712,6 +713,10 @@ async def _apply_one(
             field=rejection.field,
             current=rejection.current,
         )
+    if isinstance(mutation, Upsert):
+        # After the merge, so a record's state decides before what its values name, as REST
+        # checks them (an edit of a submitted order is refused for that, whatever it names).
+        await _check_references(session, mutation, batch)
     if resolution.outcome == "noop" and obj is not None:
         return (
             Applied(seq=mutation.seq, entity=entity, id=mutation.id, version=obj.version),
@@ -747,9 +752,7 @@ async def _apply_one(
         fill = obj.__dict__
         fill["id"] = mutation.id
         fill.update(values)
-        fill.update(await creation_defaults(session, principal, entity, obj, batch))
-        if not await may_write(session, principal, entity, obj, batch, creating=True):
-            raise _TxRefused(mutation, "out_of_scope", f"you may not create this {entity} here")
+        fill.update(defaults)
         if created is None:
             session.add(obj)
         else:
@@ -783,33 +786,75 @@ class _Pushed:
         return None
 
 
-async def _without_defaults(
+async def _creating(
     session: AsyncSession,
     principal: Principal,
     mutation: Upsert,
     pushed: dict[str, Any],
     known: Known,
-) -> tuple[Upsert, dict[str, Any]]:
-    """A create may name a server-owned field with the value the server fills in anyway (an
-    account's owner and territory: the rep and their territory), as REST allows; such a value
-    decides nothing and is dropped before the merge. Any other value is still refused."""
-    owned = [
+) -> tuple[Upsert, dict[str, Any], dict[str, Any]]:
+    """A create, before its merge: the values the server fills in (``creation_defaults``,
+    worked out from what the device may decide, never from server-owned values it sent), and
+    whether the caller may create the record so filled — asked first, so a refusal says
+    nothing of the record's parent (its state, say) to a caller who may not see it.
+
+    A create may name a server-owned field with the value the server fills in anyway (an
+    account's territory and owner, a ticket's opener: the rep and their territory), as REST
+    allows; such a value decides nothing and is dropped before the merge. Any other value is
+    still refused by the merge (``server_owned_field``)."""
+    entity = mutation.entity
+    fields = RULES[entity].fields
+    owned = {name for name in mutation.fields if fields[name].policy is Policy.SERVER_OWNED}
+    decidable = {n: v for n, v in mutation.fields.items() if n not in owned}
+    defaults = await creation_defaults(session, principal, entity, _Pushed(decidable), known)
+    if not await may_write(
+        session, principal, entity, _Pushed({**decidable, **defaults}), known, creating=True
+    ):
+        raise _TxRefused(mutation, "out_of_scope", f"you may not create this {entity} here")
+    same = {
         name
-        for name, value in mutation.fields.items()
-        if value is not None and RULES[mutation.entity].fields[name].policy is Policy.SERVER_OWNED
-    ]
-    if not owned:
-        return mutation, pushed
-    defaults = await creation_defaults(
-        session, principal, mutation.entity, _Pushed(mutation.fields), known
-    )
-    same = {n for n in owned if n in defaults and same_value(mutation.fields[n], defaults[n])}
-    if not same:
-        return mutation, pushed
-    kept = {n: v for n, v in mutation.fields.items() if n not in same}
-    return msgspec.structs.replace(mutation, fields=kept), {
-        n: v for n, v in pushed.items() if n not in same
+        for name in owned
+        if mutation.fields[name] is None
+        or same_value(mutation.fields[name], defaults.get(name, _column_default(entity, name)))
     }
+    if not same:
+        return mutation, pushed, defaults
+    kept = {n: v for n, v in mutation.fields.items() if n not in same}
+    return (
+        msgspec.structs.replace(mutation, fields=kept),
+        {n: v for n, v in pushed.items() if n not in same},
+        defaults,
+    )
+
+
+def _column_default(entity: str, name: str) -> Any:
+    """What a new record holds in ``name`` when nobody sets it (a plain column default)."""
+    for key, _, default in _columns_of(entity):
+        if key == name:
+            return to_wire(default.arg) if default is not None and not default.is_callable else None
+    return None
+
+
+async def _check_references(session: AsyncSession, mutation: Upsert, known: Known) -> None:
+    """Every synced record a pushed value names exists and is live: an id that does not is
+    out of scope, as REST answers it (404), whoever pushes it."""
+    for name, target in _references(mutation.entity):
+        value = mutation.fields.get(name)
+        if value is None:
+            continue
+        found = await load_parent(session, target, value, known)
+        if found is None or found.deleted_at is not None:
+            raise _TxRefused(mutation, "out_of_scope", f"no {target} with id {value}", field=name)
+
+
+@cache
+def _references(entity: str) -> tuple[tuple[str, str], ...]:
+    """(field, entity) for each field of ``entity`` that names a synced record."""
+    return tuple(
+        (name, rule.check.entity)
+        for name, rule in RULES[entity].fields.items()
+        if isinstance(rule.check, Ref) and rule.check.entity in RULES
+    )
 
 
 _RECORD_ID = Ref("record")

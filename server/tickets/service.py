@@ -13,7 +13,15 @@ from server.auth.principal import Principal
 from server.db.base import utcnow
 from server.errors import Forbidden, NotFound
 from server.pagination import Page, paginate
-from server.rest import apply_patch, check_initial, check_move, check_patch, claim_id, to_out
+from server.rest import (
+    apply_patch,
+    check_create,
+    check_initial,
+    check_move,
+    check_patch,
+    claim_id,
+    to_out,
+)
 from server.scoping import get_visible, scoped_select
 from server.tickets.models import Ticket, TicketComment
 from server.tickets.schemas import (
@@ -87,6 +95,7 @@ async def create_ticket(session: AsyncSession, principal: Principal, data: Ticke
         raise Forbidden("tickets are opened by people, not API keys")
     await get_visible(session, principal, Account, data.account_id, field="account_id")
     await _check_assignee(session, principal, data.assignee_id)
+    check_create("ticket", data, principal)
     check_initial("ticket", "open", principal)
     fields = msgspec.structs.asdict(data)
     fields.update(

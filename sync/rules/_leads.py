@@ -40,7 +40,7 @@ ENTITIES = (
             (LWW, "product_line language"),
             FieldRule("region_id", SERVER, note="decided by the assignment engine"),
             state("status", "lead"),
-            (ONCE, "captured_by_id"),
+            FieldRule("captured_by_id", SERVER, note="whoever captured it: the server says who"),
             FieldRule("assignee_id", SERVER, note="the assignment engine or a manager"),
             (SERVER, "assigned_at assignment_kind unassigned_reason first_touch_due_at"),
             FieldRule("contacted_at", COMPUTED, note="stamped when the status becomes contacted"),

@@ -37,7 +37,8 @@ ENTITIES = (
     declare(
         entity="ticket",
         fields=field_rules(
-            (ONCE, "account_id opened_by_id"),
+            (ONCE, "account_id"),
+            FieldRule("opened_by_id", SERVER, note="whoever opened it: the server says who"),
             FieldRule("assignee_id", SERVER, note="assigned by managers or the back office"),
             (LWW, "subject description category priority"),
             state("status", "ticket"),
@@ -71,7 +72,11 @@ ENTITIES = (
     ),
     declare(
         entity="ticket_comment",
-        fields=field_rules((ONCE, "ticket_id author_id body")),
+        fields=field_rules(
+            (ONCE, "ticket_id"),
+            FieldRule("author_id", SERVER, note="whoever wrote it: the server says who"),
+            (ONCE, "body"),
+        ),
         checks={"ticket_id": Ref("ticket"), "author_id": USER, "body": BODY},
         access=AS_PARENT,
         device_can_create=True,

@@ -21,6 +21,7 @@ from sync.rules._declare import (
     NOTES,
     ONCE,
     OWN_IN_TERRITORY,
+    SERVER,
     USER,
     WHEN,
     Access,
@@ -113,7 +114,11 @@ ENTITIES = (
     ),
     declare(
         entity="visit_note",
-        fields=field_rules((ONCE, "visit_id author_id body")),
+        fields=field_rules(
+            (ONCE, "visit_id"),
+            FieldRule("author_id", SERVER, note="whoever wrote it: the server says who"),
+            (ONCE, "body"),
+        ),
         checks={"visit_id": Ref("visit"), "author_id": USER, "body": BODY},
         access=AS_PARENT,
         device_can_create=True,

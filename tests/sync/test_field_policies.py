@@ -87,6 +87,8 @@ def test_server_owned_field_refuses_a_device_change(entity: str, field: str) -> 
     assert got.rejection is not None
     if entity_rules(entity).read_only:
         assert got.rejection.reason == "read_only"
+    elif entity_rules(entity).append_only:
+        assert got.rejection.reason == "validation"  # never changed after creation, by anyone
     else:
         assert got.rejection.reason == "server_owned_field"
         assert got.rejection.field == field
