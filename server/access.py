@@ -202,7 +202,21 @@ async def may_write(
 ) -> bool:
     """Whether a device of ``principal`` may create ``obj`` (with the server's defaults filled
     in) or change it. The catalogue passes here and is refused as read-only by the rules, with
-    that reason; managers' devices are refused before this is asked."""
+    that reason; managers' devices are refused before this is asked.
+
+    Decided from the records already at hand (a push prefetches every parent its batch names),
+    loading one only when the decision needs it: a push asks this for every mutation."""
+    while True:
+        decided = _decide(principal, entity, obj, known, creating)
+        if isinstance(decided, bool):
+            return decided
+        await load_parent(session, decided[0], decided[1], known)
+
+
+def _decide(
+    principal: Principal, entity: str, obj: Any, known: Known, creating: bool
+) -> bool | tuple[str, str]:
+    """The decision, or the (entity, id) of a record it needs that is not loaded yet."""
     access = RULES[entity].access
     if principal.role is Role.ADMIN or Reach.PUBLIC in access.reads:
         return True
@@ -210,24 +224,25 @@ async def may_write(
         return False
     if creating:
         for reach in access.creates:
-            if not await _holds(session, principal, entity, access, reach, obj, known):
-                return False
+            held = _holds(principal, entity, access, reach, obj, known)
+            if held is not True:
+                return held
         return bool(access.creates)
     for reach in access.reads:
-        if await _holds(session, principal, entity, access, reach, obj, known):
-            return True
+        held = _holds(principal, entity, access, reach, obj, known)
+        if held is not False:
+            return held
     return False
 
 
-async def _holds(
-    session: AsyncSession,
+def _holds(
     principal: Principal,
     entity: str,
     access: Access,
     reach: Reach,
     obj: Any,
     known: Known,
-) -> bool:
+) -> bool | tuple[str, str]:
     if reach is Reach.OWNER:
         return access.owner_of(obj) == principal.user_id
     if reach is Reach.TERRITORY:
@@ -235,7 +250,12 @@ async def _holds(
             territory = getattr(obj, access.territory)
         else:
             assert access.account is not None
-            account = await load_parent(session, "account", getattr(obj, access.account), known)
+            account_id = getattr(obj, access.account)
+            if account_id is None:
+                return False
+            if ("account", account_id) not in known:
+                return ("account", account_id)
+            account = known["account", account_id]
             if account is None or account.deleted_at is not None:
                 return False
             territory = account.territory_id
@@ -243,8 +263,13 @@ async def _holds(
     if reach is Reach.PARENT:
         parent_rule = RULES[entity].parent
         assert parent_rule is not None
-        parent = await load_parent(session, parent_rule.entity, getattr(obj, parent_rule.fk), known)
-        return parent is not None and await may_write(
-            session, principal, parent_rule.entity, parent, known, creating=False
-        )
+        parent_id = getattr(obj, parent_rule.fk)
+        if parent_id is None:
+            return False
+        if (parent_rule.entity, parent_id) not in known:
+            return (parent_rule.entity, parent_id)
+        parent = known[parent_rule.entity, parent_id]
+        if parent is None:
+            return False
+        return _decide(principal, parent_rule.entity, parent, known, creating=False)
     return True

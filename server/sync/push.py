@@ -588,20 +588,27 @@ def _decided(entity: str, obj: SyncableMixin, mutation: Mutation) -> dict[str, A
     """Values of the record the device must take from the server: every computed and
     server-owned field, and any field it sent that the server stored differently (a line
     number moved off a taken one). Deletes carry none."""
-    if not isinstance(mutation, Upsert):
+    if not isinstance(mutation, Upsert) or not (_server_decides(entity) or _adjusted(entity)):
         return {}
     state = obj.__dict__
     decided = {
         name: to_wire(state[name] if name in state else getattr(obj, name))
         for name in _server_decides(entity)
     }
-    for name, sent in mutation.fields.items():
-        if name in decided:
+    for name in _adjusted(entity):
+        if name not in mutation.fields:
             continue
         stored = to_wire(state[name] if name in state else getattr(obj, name))
-        if not same_value(stored, sent):
+        if not same_value(stored, mutation.fields[name]):
             decided[name] = stored
     return decided
+
+
+@cache
+def _adjusted(entity: str) -> tuple[str, ...]:
+    """Fields whose pushed value the server may store otherwise (``FieldRule.adjusted``): the
+    only ones an applied answer must compare with what was sent."""
+    return tuple(name for name, rule in RULES[entity].fields.items() if rule.adjusted)
 
 
 @cache
@@ -842,7 +849,8 @@ async def _check_references(session: AsyncSession, mutation: Upsert, known: Know
         value = mutation.fields.get(name)
         if value is None:
             continue
-        found = await load_parent(session, target, value, known)
+        key = (target, value)
+        found = known[key] if key in known else await load_parent(session, target, value, known)
         if found is None or found.deleted_at is not None:
             raise _TxRefused(mutation, "out_of_scope", f"no {target} with id {value}", field=name)
 

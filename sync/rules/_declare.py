@@ -88,6 +88,9 @@ class FieldRule:
     check: Constraint = field(default_factory=lambda: Text(max_length=0))
     """What the field may hold (sync.constraints); filled in from the entity's ``checks``."""
     nullable: bool = False
+    adjusted: bool = False
+    """The server may store another value than the device sent (a line number moved off a
+    taken one); the push's answer then names the value kept."""
     personal: bool = False
     """Personal data of a person (a contact's name, a rep's position): what an export or an
     erasure of that person covers."""

@@ -102,6 +102,7 @@ ENTITIES = (
             FieldRule(
                 "line_no",
                 LWW,
+                adjusted=True,
                 note="a new line whose number another line of the order holds takes the next "
                 "free one (the answer names it)",
             ),
