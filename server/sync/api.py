@@ -147,8 +147,8 @@ def _check_limits(message: PushRequest, max_mutations: int) -> None:
         )
     no_containers = _CONTAINERS.isdisjoint
     for index, mutation in enumerate(message.mutations):
-        # Most fields are scalars: one C-level pass per mutation finds those that are not.
-        # About 0.5 µs a mutation, where applying one costs some 0.6 M instructions.
+        # Most fields are scalars: one C-level pass per mutation finds those that are not, so
+        # the depth walk runs only where there is something to walk.
         if type(mutation) is not Upsert or no_containers(map(type, mutation.fields.values())):
             continue
         for name, value in mutation.fields.items():
