@@ -1,6 +1,7 @@
-"""Pushed field values: checked against the column they land in and brought to one canonical
-wire form, so "12.5" and "12.50" are the same price and a conflict is never declared between two
-spellings of one value."""
+"""Pushed field values: converted to the type of the column they land in, checked against the
+field's constraint in the rulebook (sync/rules/), and brought to one canonical wire form, so
+"12.5" and "12.50" are the same price and a conflict is never declared between two spellings of
+one value."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import String, inspect
+from sqlalchemy import inspect
 from sqlalchemy.types import TypeDecorator
 
 from server.sync.entities import JSON_SCALARS, model_for, to_wire
@@ -28,7 +29,6 @@ FieldError = InvalidValue
 class _Column(msgspec.Struct, frozen=True):
     python_type: type[Any]
     nullable: bool
-    max_length: int | None
 
 
 @cache
@@ -44,8 +44,7 @@ def _columns(entity: str) -> dict[str, _Column]:
             python_type = kind.python_type
         except NotImplementedError:
             python_type = object
-        max_length = column.type.length if isinstance(column.type, String) else None
-        found[attr.key] = _Column(python_type, bool(column.nullable), max_length)
+        found[attr.key] = _Column(python_type, bool(column.nullable))
     return found
 
 
@@ -66,9 +65,8 @@ def _convert(column: _Column, field: str, value: Any) -> Any:
     if target is object or target in (dict, list):
         return value
     if type(value) is target and target in JSON_SCALARS:
-        # Already the column's type: only the length is left to check.
-        if column.max_length is not None and target is str and len(value) > column.max_length:
-            raise FieldError(field, f"{field} is longer than {column.max_length} characters")
+        # Already the column's type. Lengths and ranges are the rulebook's to check (its
+        # bounds fit the columns: tests/server/sync/test_rulebook_fits_the_tables.py).
         if target is float and value != value:  # NaN
             raise FieldError(field, f"{field} must be a number")
         return value
@@ -82,9 +80,6 @@ def _convert(column: _Column, field: str, value: Any) -> Any:
         raise FieldError(field, f"{field} must be a finite number")
     if target is float and converted != converted:  # NaN
         raise FieldError(field, f"{field} must be a number")
-    too_long = column.max_length is not None and isinstance(converted, str)
-    if too_long and len(converted) > column.max_length:  # type: ignore[operator]
-        raise FieldError(field, f"{field} is longer than {column.max_length} characters")
     if target is date and isinstance(converted, datetime):
         converted = converted.date()
     return converted
