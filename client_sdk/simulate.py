@@ -6,6 +6,12 @@ in and out (now and then from the wrong place or too briefly), take orders, open
 leads, edit accounts; try to sync in the morning, at noon and in the evening. At the end every
 rep syncs online and the simulator checks, through a fresh device of each rep bootstrapped from
 the server, that everything captured arrived (or was refused with a reason the rep can see).
+
+A day is lived on whatever the server already holds (an earlier run on the same day, the demo's
+history, the rep's other devices): a visit on the route already completed or cancelled is left
+alone, one already checked in is only checked out, and orders and tickets are only ever created,
+never moved, so every status move the simulator attempts is one the state machines allow a
+device whatever state the day was left in.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ import msgspec
 
 from client_sdk.client import FieldClient
 from client_sdk.errors import FieldlineClientError, LocalRuleViolation, NetworkUnavailable
+from client_sdk.records import Record
 from client_sdk.secrets import MemoryTokenStore
 from client_sdk.transport import RetryPolicy
+from sync.machines import allowed_next
 
 __all__ = [
     "RepSummary",
@@ -39,6 +47,16 @@ __all__ = [
 ]
 
 OUTCOMES = ("met", "order_taken", "follow_up", "not_available")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Switch(httpx.BaseTransport):
@@ -191,22 +209,16 @@ class _Rep:
             visit = self.client.plan_visit(account.id, day, purpose="regular call")
             self._keep("visit", visit.id, "visit")
         products = [p.id for p in self.client.products()]
+        worked = 0
         for n, stop in enumerate(self.client.route(day)):
             if stop.account is None:
                 continue
-            self.clock += timedelta(minutes=rng.randint(15, 45))
-            ghost = rng.random() < 0.15
-            lat = float(stop.account["lat"]) + (0.05 if ghost else rng.uniform(-0.0005, 0.0005))
-            lon = float(stop.account["lon"])
-            visit = self.client.check_in(
-                stop.visit.id, lat=lat, lon=lon, accuracy_m=rng.uniform(5, 40), at=self.clock
-            )
-            self.clock += timedelta(minutes=2 if ghost else rng.randint(10, 50))
-            visit = self.client.check_out(
-                visit.id, outcome=rng.choice(OUTCOMES), notes=f"visit {n + 1}", at=self.clock
-            )
+            done = self.work_visit(stop.visit, stop.account, n)
+            if done is None:
+                continue
+            worked += 1
             self.summary.visits += 1
-            if visit.get("flags"):
+            if done.get("flags"):
                 self.summary.flagged_visits += 1
             if products and rng.random() < 0.6:
                 lines = [
@@ -227,7 +239,7 @@ class _Rep:
             if rng.random() < 0.2:
                 self.client.edit_account(stop.account.id, phone=f"+49 {rng.randint(10**7, 10**8)}")
                 self.summary.edits += 1
-            if n == 1:
+            if worked == 2:
                 self.try_sync()
         if rng.random() < 0.5:
             lead = self.client.capture_lead(
@@ -237,6 +249,38 @@ class _Rep:
             self._keep("lead", lead.id, "lead")
         self.clock += timedelta(hours=1)
         self.try_sync()
+
+    def work_visit(self, visit: Record, account: Record, n: int) -> Record | None:
+        """Do what is left of a visit on the route, in the moves its state machine allows a
+        device: check in to a planned visit and out again; only check out of one already in
+        progress (an earlier run, or the rep's other device, checked in); leave a finished one
+        (completed, cancelled, or a visit whose creation the server refused) alone. Returns the
+        visit once checked out here, or None."""
+        rng = self.rng
+        status = str(visit.get("status"))
+        moves = allowed_next("visit", status, "device")
+        if visit.rejected or not {"in_progress", "completed"} & set(moves):
+            return None
+        if "in_progress" in moves and account.get("lat") is None:
+            return None  # nowhere to check in from
+        if "in_progress" in moves:
+            self.clock += timedelta(minutes=rng.randint(15, 45))
+            ghost = rng.random() < 0.15
+            lat = float(account["lat"]) + (0.05 if ghost else rng.uniform(-0.0005, 0.0005))
+            lon = float(account["lon"])
+            visit = self.client.check_in(
+                visit.id, lat=lat, lon=lon, accuracy_m=rng.uniform(5, 40), at=self.clock
+            )
+            self.clock += timedelta(minutes=2 if ghost else rng.randint(10, 50))
+        else:
+            # Checked in before this run: check out after that check-in, never before it.
+            checked_in = _parse_time(visit.get("check_in_at"))
+            self.clock += timedelta(minutes=rng.randint(10, 50))
+            if checked_in is not None and checked_in >= self.clock:
+                self.clock = checked_in + timedelta(minutes=rng.randint(10, 50))
+        return self.client.check_out(
+            visit.id, outcome=rng.choice(OUTCOMES), notes=f"visit {n + 1}", at=self.clock
+        )
 
     def finish(self, workdir: Path) -> None:
         for _ in range(2):
