@@ -1,6 +1,10 @@
 """``make bench``: every benchmark in turn, each in its own process, as one JSON document.
 
 python -m bench [--database-url postgresql+asyncpg://…]   (PostgreSQL for the sync bench)
+
+The real-workload bench always runs on its own temporary SQLite store: it loads the demo world
+into an empty database, and the one ``--database-url`` names is the sync bench's by then (run
+``python -m bench.real_workload --database-url …`` on another empty database for PostgreSQL).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import subprocess
 import sys
 import time
 
-BENCHES = ("sync_bench", "client_bench", "leads_bench", "forecast_bench")
+BENCHES = ("sync_bench", "client_bench", "leads_bench", "forecast_bench", "real_workload")
 
 
 def main() -> int:
