@@ -7,24 +7,21 @@ override it); the server URL is given once, at login, and remembered in the stor
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import os
 import sys
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+# Building the parser must stay cheap (`fieldline rep --help`, and every `fieldline rep …` builds
+# it): the client, rich and the sync rules are imported by the commands that use them.
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from client_sdk.client import FieldClient
-from client_sdk.errors import FieldlineClientError
-from client_sdk.records import Record
-from client_sdk.sync_loop import Progress as SyncProgress
+    from client_sdk.client import FieldClient
+    from client_sdk.records import Record
+    from client_sdk.sync_loop import Progress as SyncProgress
 
 __all__ = ["register"]
 
@@ -136,14 +133,22 @@ def register(subparsers: Any) -> None:
 
 # Helpers ------------------------------------------------------------------------------------------
 def _console() -> Console:
+    from rich.console import Console
+
     return Console()
 
 
 def _client(args: argparse.Namespace, server: str | None = None) -> FieldClient:
+    from client_sdk.client import FieldClient
+
     return FieldClient(args.store or _default_store(), server_url=server)
 
 
 def _run(args: argparse.Namespace, work: Callable[[FieldClient, Console], int]) -> int:
+    from rich.console import Console
+
+    from client_sdk.errors import FieldlineClientError
+
     console = _console()
     try:
         with _client(args, getattr(args, "server", None)) as client:
@@ -175,6 +180,8 @@ def _visit_line(visit: Record) -> str:
 
 # Commands -----------------------------------------------------------------------------------------
 def _login(args: argparse.Namespace) -> int:
+    import getpass
+
     password = args.password or getpass.getpass("password: ")
 
     def work(client: FieldClient, console: Console) -> int:
@@ -190,6 +197,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _do_sync(client: FieldClient, console: Console) -> int:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]sync[/] {task.description}"),
@@ -238,12 +247,16 @@ def _status(args: argparse.Namespace) -> int:
         status = client.status()
         rejected = client.rejected()
         if args.json:
+            import json
+
             import msgspec
 
             payload = msgspec.to_builtins(status)
             payload["rejected_changes"] = msgspec.to_builtins(rejected)
             console.print_json(json.dumps(payload))
             return 0
+        from rich.table import Table
+
         user = status.user or {}
         table = Table(show_header=False, box=None)
         table.add_row("rep", f"{user.get('full_name', '-')} ({user.get('username', '-')})")
@@ -274,6 +287,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _route(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     def work(client: FieldClient, console: Console) -> int:
         position = (args.lat, args.lon) if args.lat is not None and args.lon is not None else None
         stops = client.route(args.date, position=position)
@@ -331,6 +346,8 @@ def _check_out(args: argparse.Namespace) -> int:
 
 
 def _product_id(client: FieldClient, ref: str) -> str:
+    from client_sdk.errors import FieldlineClientError
+
     if client.get("product", ref) is not None:
         return ref
     for product in client.products(active_only=False):
@@ -340,6 +357,12 @@ def _product_id(client: FieldClient, ref: str) -> str:
 
 
 def _order(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    from client_sdk.errors import FieldlineClientError
+
     def work(client: FieldClient, console: Console) -> int:
         with client.outbox.transaction():
             order = client.create_order(args.account, notes=args.notes)
@@ -380,6 +403,8 @@ def _order(args: argparse.Namespace) -> int:
 
 
 def _ticket(args: argparse.Namespace) -> int:
+    from client_sdk.errors import FieldlineClientError
+
     def work(client: FieldClient, console: Console) -> int:
         if args.comment or args.move:
             if args.move:
@@ -417,6 +442,12 @@ def _lead(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from client_sdk.errors import FieldlineClientError
     from client_sdk.simulate import SimConfig, result_json, simulate
 
     config = SimConfig(

@@ -1,44 +1,71 @@
 """The ``fieldline`` command: serve, migrate, demo, create-user, and each area's own verbs.
 
-Areas add sub-commands by exposing ``register(subparsers)``; the list is in ``_REGISTRARS``.
+Areas add sub-commands by exposing ``register(subparsers)``; ``_REGISTRARS`` lists each area's
+module with the commands it registers.
+
+Only what the chosen command needs is imported: the parser of one area when the command line
+names one of its commands, every area's only for ``fieldline --help`` (or a command no area
+claims, so that argparse can list the choices). ``fieldline rep …`` thus imports nothing of
+``server`` but this module, and each handler imports its heavy modules (the app, the database,
+uvicorn) when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
-import getpass
+import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from server.settings import Settings, SettingsError
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 __all__ = ["main"]
 
 Registrar = Callable[[Any], None]
 
+_REGISTRARS: dict[str, tuple[str, ...]] = {
+    "server.demo.cli": ("demo",),
+    "server.forecasting.cli": ("forecast",),
+    "server.leads.cli": ("leads",),
+    "server.jobs.cli": ("jobs",),
+    "client_sdk.cli": ("rep", "simulate"),
+}
+"""Each area's module (imported only when needed) and the top-level commands it registers."""
 
-def _registrars() -> list[Registrar]:
-    # Imported lazily so `fieldline --help` stays fast and one broken area cannot hide the rest.
-    found: list[Registrar] = []
-    for module in _REGISTRARS:
-        mod = __import__(module, fromlist=["register"])
-        found.append(mod.register)
-    return found
+
+def _registrars(command: str | None = None) -> list[Registrar]:
+    """The ``register`` functions to call: only the area owning ``command``, or every area when
+    no area claims it (``--help``, a typo) so the parser can list them all."""
+    modules = [m for m, commands in _REGISTRARS.items() if command in commands] or list(_REGISTRARS)
+    return [importlib.import_module(module).register for module in modules]
 
 
-_REGISTRARS: list[str] = [
-    "server.demo.cli",
-    "server.forecasting.cli",
-    "server.leads.cli",
-    "server.jobs.cli",
-    "client_sdk.cli",
-]
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The top-level command named on the command line, read without importing any area: the
+    first argument that is neither an option nor the value of ``--database-url``. None when a
+    top-level ``--help`` comes first (it must list every command) or no command is given."""
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return args[i + 1] if i + 1 < len(args) else None
+        # argparse accepts unambiguous prefixes (--he, --database) and --database-url=URL.
+        if arg == "-h" or (len(arg) > 2 and "--help".startswith(arg)):
+            return None
+        if arg.startswith("-"):
+            takes_value = "=" not in arg and len(arg) > 2 and "--database-url".startswith(arg)
+            i += 2 if takes_value else 1
+            continue
+        return arg
+    return None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from server.settings import Settings
+
     overrides: dict[str, Any] = {}
     if getattr(args, "database_url", None):
         overrides["database_url"] = args.database_url
@@ -49,6 +76,8 @@ KEEP_ALIVE_S = 75
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     import uvicorn
 
     from server.app import create_app
@@ -92,6 +121,8 @@ def _tune_gc() -> None:
     often. A request allocates thousands of short-lived objects (rows, statements, results), and
     with the default threshold of 700 many lived through a collection and were promoted. Measured
     over a burst of 100 syncing devices: 0.07 s of collection before, under 0.02 s after."""
+    import gc
+
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
@@ -124,6 +155,9 @@ def _safe_url(url: str) -> str:
 
 
 def _cmd_create_user(args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+
     from server.auth.service import create_user_cli
 
     settings = _settings(args)
@@ -143,7 +177,9 @@ def _cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``command`` only the area that registers it (plus the server's
+    own commands, which cost nothing to declare)."""
     parser = argparse.ArgumentParser(prog="fieldline", description="Fieldline server and tools")
     parser.add_argument("--database-url", help="overrides FIELDLINE_DATABASE_URL")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,22 +203,32 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--territory", help="territory code (reps)")
     create_user.set_defaults(func=_cmd_create_user)
 
-    for register in _registrars():
+    for register in _registrars(command):
         register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_chosen_command(argv))
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
-    except SettingsError as exc:
-        print(f"fieldline: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if _is_settings_error(exc):
+            print(f"fieldline: {exc}", file=sys.stderr)
+            return 2
+        raise
     return result
+
+
+def _is_settings_error(exc: BaseException) -> bool:
+    # Only a command that read the settings can raise SettingsError: when server.settings was
+    # never imported (`fieldline rep …`), it is not one, and importing it now would be waste.
+    settings = sys.modules.get("server.settings")
+    return settings is not None and isinstance(exc, settings.SettingsError)
 
 
 if __name__ == "__main__":
