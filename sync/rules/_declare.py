@@ -61,6 +61,7 @@ __all__ = [
     "Policy",
     "Reach",
     "declare",
+    "declare_note",
     "delete",
     "field_rules",
     "position_together",
@@ -314,3 +315,26 @@ NO_DEVICE_DELETE = (
 CATALOGUE = delete("Only the catalogue's admin deletes; devices evict the record on their pull.")
 OWN_IN_TERRITORY = frozenset({Reach.OWNER, Reach.TERRITORY})
 AS_PARENT = Access(reads=frozenset({Reach.PARENT}), creates=frozenset({Reach.PARENT}))
+
+
+def declare_note(entity: str, parent: str) -> EntityRules:
+    """An append-only text written under a parent record (a visit's notes, a ticket's
+    comments): it follows its parent's reach, its author is whoever wrote it, and it never
+    changes once written."""
+    fk = f"{parent}_id"
+    return declare(
+        entity=entity,
+        fields=field_rules(
+            (ONCE, fk),
+            FieldRule("author_id", SERVER, note="whoever wrote it: the server says who"),
+            (ONCE, "body"),
+        ),
+        checks={fk: Ref(parent), "author_id": USER, "body": BODY},
+        access=AS_PARENT,
+        device_can_create=True,
+        device_can_delete=False,
+        append_only=True,
+        scope=f"Follows its {parent}.",
+        delete_rule=delete("Append-only: created once, never changed or deleted through sync."),
+        parent=Parent(parent, fk),
+    )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from sync.constraints import Ref, Text
 from sync.rules._declare import (
-    AS_PARENT,
-    BODY,
     COMPUTED,
     LABEL,
     LWW,
@@ -20,9 +18,9 @@ from sync.rules._declare import (
     Access,
     Event,
     FieldRule,
-    Parent,
     Reach,
     declare,
+    declare_note,
     delete,
     field_rules,
     state,
@@ -70,20 +68,5 @@ ENTITIES = (
         "Managers: their region's, read-only.",
         delete_rule=delete("Devices cannot delete a ticket; they close it. " + NO_DEVICE_DELETE),
     ),
-    declare(
-        entity="ticket_comment",
-        fields=field_rules(
-            (ONCE, "ticket_id"),
-            FieldRule("author_id", SERVER, note="whoever wrote it: the server says who"),
-            (ONCE, "body"),
-        ),
-        checks={"ticket_id": Ref("ticket"), "author_id": USER, "body": BODY},
-        access=AS_PARENT,
-        device_can_create=True,
-        device_can_delete=False,
-        append_only=True,
-        scope="Follows its ticket.",
-        delete_rule=delete("Append-only: created once, never changed or deleted through sync."),
-        parent=Parent("ticket", "ticket_id"),
-    ),
+    declare_note("ticket_comment", parent="ticket"),
 )

@@ -9,8 +9,6 @@ from typing import Any
 from sync.constraints import Bool, Day, Number, Ref, Tags, Text
 from sync.errors import InvalidValue
 from sync.rules._declare import (
-    AS_PARENT,
-    BODY,
     COMPUTED,
     LABEL,
     LAT,
@@ -21,14 +19,13 @@ from sync.rules._declare import (
     NOTES,
     ONCE,
     OWN_IN_TERRITORY,
-    SERVER,
     USER,
     WHEN,
     Access,
     FieldRule,
-    Parent,
     Reach,
     declare,
+    declare_note,
     delete,
     field_rules,
     position_together,
@@ -112,20 +109,5 @@ ENTITIES = (
             + NO_DEVICE_DELETE
         ),
     ),
-    declare(
-        entity="visit_note",
-        fields=field_rules(
-            (ONCE, "visit_id"),
-            FieldRule("author_id", SERVER, note="whoever wrote it: the server says who"),
-            (ONCE, "body"),
-        ),
-        checks={"visit_id": Ref("visit"), "author_id": USER, "body": BODY},
-        access=AS_PARENT,
-        device_can_create=True,
-        device_can_delete=False,
-        append_only=True,
-        scope="Follows its visit.",
-        delete_rule=delete("Append-only: created once, never changed or deleted through sync."),
-        parent=Parent("visit", "visit_id"),
-    ),
+    declare_note("visit_note", parent="visit"),
 )
