@@ -18,26 +18,14 @@ from sqlalchemy.orm import Session
 from server.sync.capture import upsert_records
 from server.sync.entities import syncable_models, table_of, wire_record
 from server.sync.scope import PARENTS, ScopeResolver
+from sync.rules import RULES
 
 __all__ = ["reindex_all"]
 
 _CHUNK = 2000
-# Parents before children, so a child's scope can be read from its (indexed) parent.
-_ORDER = (
-    "product",
-    "price_list",
-    "price",
-    "account",
-    "contact",
-    "visit",
-    "visit_note",
-    "order",
-    "order_line",
-    "ticket",
-    "ticket_comment",
-    "lead",
-    "opportunity",
-)
+# Parents before children, so a child's scope can be read from its (indexed) parent: the
+# rulebook declares each area's parents ahead of their children.
+_ORDER = tuple(RULES)
 
 
 async def reindex_all(session: AsyncSession) -> int:

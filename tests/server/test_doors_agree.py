@@ -50,6 +50,7 @@ from server.sync.entities import model_for
 from server.tickets.models import Ticket
 from server.visits.models import Visit
 from sync.ids import new_id
+from sync.rules import RULES
 from tests.conftest import make_settings
 from tests.seed import World, auth_headers, run_db, seed_world, token_for
 from tests.server.doors import (
@@ -542,21 +543,7 @@ def test_a_managers_device_is_refused_what_rest_lets_the_manager_do(
 # 2. What REST lists is what a fresh bootstrap sends.
 
 READERS = ("rep_n1", "rep_n2", "rep_s1", "mgr_north", "mgr_south", "admin")
-SYNCED = (
-    "account",
-    "contact",
-    "visit",
-    "visit_note",
-    "order",
-    "order_line",
-    "ticket",
-    "ticket_comment",
-    "lead",
-    "opportunity",
-    "product",
-    "price_list",
-    "price",
-)
+SYNCED = tuple(RULES)
 
 
 class ReadWorld:
