@@ -39,6 +39,7 @@ from server.sync.clock import server_clock
 from server.sync.entities import synced_columns, table_of, wire_record
 from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
+from server.sync.sums import Held, record_deltas, write_deltas
 from sync.codec import encode_change_msgpack
 from sync.rules import RULES, check_fields, check_record
 
@@ -189,7 +190,7 @@ def write_changes(
         return
     conn = session.connection()
     resolver = resolver or ScopeResolver(session)
-    stored = _stored_keys(conn, [(entity, obj.id) for obj, entity, is_new in changed if not is_new])
+    stored = _held(conn, [(entity, obj.id) for obj, entity, is_new in changed if not is_new])
     origin = session.info.get(ORIGIN_KEY)
     at = at or utcnow()  # one instant for all rows: its text form is then made once
     log_rows: list[dict[str, Any]] = []
@@ -197,7 +198,8 @@ def write_changes(
 
     for obj, entity, is_new in changed:
         keys = resolver.keys(entity, obj)
-        before = stored.get((entity, obj.id))
+        held = stored.get((entity, obj.id))
+        before = held.keys if held is not None else None
         deleted = obj.deleted_at is not None
         moved = False
         if before is not None and before != keys:
@@ -212,11 +214,11 @@ def write_changes(
         records.append(_record(entity, obj.id, obj.version, data, keys, deleted))
         if moved:
             _reannounce_children(
-                session, conn, resolver, entity, obj, log_rows, records, origin, at
+                session, conn, resolver, entity, obj, log_rows, records, stored, origin, at
             )
 
     insert_rows(conn, log_insert(conn.dialect.name), log_rows)
-    upsert_records(conn, records)
+    upsert_records(conn, records, stored)
 
 
 @cache
@@ -266,11 +268,12 @@ def _record(
     }
 
 
-def _stored_keys(conn: Any, ids: list[tuple[str, str]]) -> dict[tuple[str, str], ScopeKeys]:
+def _held(conn: Any, ids: list[tuple[str, str]]) -> dict[tuple[str, str], Held]:
+    """What ``sync_records`` holds for these records now (those it has)."""
     if not ids:
         return {}
     table = SyncRecord.__table__
-    found: dict[tuple[str, str], ScopeKeys] = {}
+    found: dict[tuple[str, str], Held] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = conn.execute(
@@ -281,10 +284,13 @@ def _stored_keys(conn: Any, ids: list[tuple[str, str]]) -> dict[tuple[str, str],
                 table.c.user_id,
                 table.c.region_id,
                 table.c.public,
+                table.c.version,
+                table.c.deleted,
             ).where(tuple_(table.c.entity, table.c.record_id).in_(chunk))
         )
-        for entity, record_id, territory, user, region, public in rows:
-            found[(entity, record_id)] = ScopeKeys(territory, user, region, bool(public))
+        for entity, record_id, territory, user, region, public, version, deleted in rows:
+            keys = ScopeKeys(territory, user, region, bool(public))
+            found[(entity, record_id)] = Held(keys, version, bool(deleted))
     return found
 
 
@@ -296,6 +302,7 @@ def _reannounce_children(
     parent: Any,
     log_rows: list[dict[str, Any]],
     records: list[dict[str, Any]],
+    held: dict[tuple[str, str], Held],
     origin: str | None,
     at: datetime,
 ) -> None:
@@ -309,10 +316,12 @@ def _reannounce_children(
         if not child_list:
             continue
         child_entity = model.__sync_entity__
-        stored = _stored_keys(conn, [(child_entity, c.id) for c in child_list])
+        stored = _held(conn, [(child_entity, c.id) for c in child_list])
+        held.update(stored)
         for child in child_list:
             keys = resolver.keys(child_entity, child)
-            before = stored.get((child_entity, child.id))
+            found = stored.get((child_entity, child.id))
+            before = found.keys if found is not None else None
             if before == keys:
                 continue
             if before is not None:
@@ -325,11 +334,17 @@ def _reannounce_children(
             )
             records.append(_record(child_entity, child.id, child.version, data, keys, False))
             _reannounce_children(
-                session, conn, resolver, child_entity, child, log_rows, records, origin, at
+                session, conn, resolver, child_entity, child, log_rows, records, held, origin, at
             )
 
 
-def upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
+def upsert_records(
+    conn: Any, records: list[dict[str, Any]], held: dict[tuple[str, str], Held] | None
+) -> None:
+    """Write ``records`` into ``sync_records``. ``held`` is what it held for them before (a
+    record missing from it had no row): the scope checksums are moved by the difference in the
+    same transaction. ``None`` leaves the sums alone, for a rebuild that recomputes them after.
+    """
     # Several writes to one record in one flush (rare) must leave the last one.
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
@@ -343,6 +358,8 @@ def upsert_records(conn: Any, records: list[dict[str, Any]]) -> None:
             )
         )
     insert_rows(conn, _upsert_statement(conn.dialect.name), list(latest.values()))
+    if held is not None:
+        write_deltas(conn, record_deltas(latest.values(), held))
 
 
 @cache

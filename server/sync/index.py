@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from server.sync.capture import upsert_records
 from server.sync.entities import syncable_models, table_of, wire_record
 from server.sync.scope import PARENTS, ScopeResolver
+from server.sync.sums import rebuild
 from sync.rules import RULES
 
 __all__ = ["reindex_all"]
@@ -66,15 +67,17 @@ def _reindex(session: Session) -> int:
                         **keys.as_columns(),
                     }
                 )
-            upsert_records(conn, records)
+            upsert_records(conn, records, None)
             total += len(records)
             last = chunk[-1].id
+    rebuild(conn)
     if conn.dialect.name == "postgresql":
         # The planner's statistics still describe the table before the load until autovacuum
         # gets to it: it then takes a 50,000-record scope for a few rows and sorts each bootstrap
         # page on disk (53 ms a page against 4 ms with fresh statistics). SQLite's planner needs
         # no statistics for these queries.
         conn.execute(text("ANALYZE sync_records"))
+        conn.execute(text("ANALYZE sync_scope_sums"))
     return total
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "QuarantinedMutation",
     "SyncMeta",
     "SyncRecord",
+    "SyncScopeSum",
 ]
 
 
@@ -137,6 +138,37 @@ class SyncRecord(Base):
     """The record as a MessagePack pull item, encoded when written: a MessagePack bootstrap page
     is these bytes side by side, with nothing decoded or encoded per record. NULL when deleted,
     and on rows indexed before the column existed (bootstrap encodes those from ``data``)."""
+
+
+class SyncScopeSum(Base):
+    """A part of the scope checksums (sync/checksum.py), kept as records are written: the count
+    and XOR digest of the live records of one entity that carry one combination of scope keys.
+    A caller's checksum for an entity is the sum of the counts and the XOR of the digests of the
+    rows its scope matches, read with the same predicate as ``sync_records`` (each combination
+    is one row's worth of keys, so a record on two of a caller's branches is still counted
+    once). A sync then reads a few numbers instead of hashing the scope.
+
+    Writers only append rows (a delta per combination touched by a flush), so concurrent
+    pushes never wait on each other here and a rolled-back savepoint takes its deltas with it;
+    a job folds the deltas into one row per combination (server/sync/sums.py)."""
+
+    __tablename__ = "sync_scope_sums"
+    __table_args__ = (
+        partial_index("ix_sync_scope_sums_territory", "territory_id", where="territory_id"),
+        partial_index("ix_sync_scope_sums_user", "user_id", where="user_id"),
+        partial_index("ix_sync_scope_sums_region", "region_id", where="region_id"),
+        partial_index("ix_sync_scope_sums_public", "entity", where="public"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    territory_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    user_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    region_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    public: Mapped[bool] = mapped_column(default=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    digest: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The XOR of the records' terms as a signed 64-bit integer (both stores' BIGINT)."""
 
 
 class PushReceipt(Base):

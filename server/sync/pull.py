@@ -10,13 +10,12 @@ version is not older than theirs, so the replay never regresses a row).
 from __future__ import annotations
 
 import typing
-from collections import defaultdict
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Text, and_, bindparam, case, cast, null, select, tuple_
+from sqlalchemy import ColumnElement, Text, and_, bindparam, case, cast, null, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.models import Role
@@ -40,14 +39,13 @@ from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import (
     device_branch,
     scope_branches,
-    scope_filter,
     scope_key,
     scope_params,
 )
-from sync.checksum import record_term
-from sync.messages import Change, ConflictNotice, Eviction, PullItem, PullPage, ScopeChecksum
+from server.sync.sums import scope_sums
+from sync.messages import Change, ConflictNotice, Eviction, PullItem, PullPage
 
-__all__ = ["pull", "scope_checksums"]
+__all__ = ["pull"]
 
 
 async def pull(
@@ -91,7 +89,7 @@ async def pull(
         snapshot=snapshot,
     )
     items = [_item(row) for row in rows]
-    sums = await scope_checksums(session, principal) if checksums and not more else None
+    sums = await scope_sums(session, principal) if checksums and not more else None
     return PullPage(
         items=items,
         cursor=encode_cursor(next_position),
@@ -227,23 +225,3 @@ def _item(row: LogRow) -> PullItem:
     return Change(
         entity=row.entity, id=row.record_id, op="upsert", version=row.version, fields=row.data
     )
-
-
-async def scope_checksums(session: AsyncSession, principal: Principal) -> list[ScopeChecksum]:
-    """Count and digest per entity of what the caller's scope holds now (sync/checksum.py)."""
-    table = SyncRecord.__table__
-    result = await session.stream(
-        select(table.c.entity, table.c.record_id, table.c.version).where(
-            table.c.deleted.is_(False), scope_filter(principal.role, table)
-        ),
-        scope_params(principal),
-    )
-    counts: dict[str, int] = defaultdict(int)
-    digests: dict[str, int] = defaultdict(int)
-    async for entity, record_id, version in result:
-        counts[entity] += 1
-        digests[entity] ^= record_term(record_id, version)
-    return [
-        ScopeChecksum(entity=entity, count=counts[entity], digest=f"{digests[entity]:016x}")
-        for entity in sorted(counts)
-    ]

@@ -12,6 +12,7 @@ import msgspec
 
 from client_sdk.store import loads
 from server.sync.coerce import FieldError, from_wire
+from sync.checksum import scope_digest
 from sync.messages import Applied, Delete, Merged, Upsert
 from sync.rules import Policy, entity_rules
 from sync.values import same_value
@@ -220,6 +221,25 @@ def index_matches_tables(view: ServerView) -> list[str]:
                 f"index_matches_tables: {where} v{row.version} differs (table, sync_records): "
                 f"{diff}"
             )
+    return problems
+
+
+def kept_checksums_match_index(view: ServerView) -> list[str]:
+    """The scope checksums kept as records are written (server/sync/sums.py) equal a fresh hash
+    of what each device's scope selects from ``sync_records``, entity by entity."""
+    problems = []
+    for device_id, scope in view.scopes.items():
+        by_entity: dict[str, list[tuple[str, int]]] = {}
+        for (entity, record_id), row in scope.items():
+            by_entity.setdefault(entity, []).append((record_id, row.version))
+        kept = view.sums[device_id]
+        for entity in sorted(by_entity.keys() | kept.keys()):
+            expected = scope_digest(by_entity.get(entity, []))
+            if kept.get(entity, (0, f"{0:016x}")) != expected:
+                problems.append(
+                    f"kept_checksums_match_index: {_short(device_id)} {entity} kept "
+                    f"{kept.get(entity)} but its scope hashes to {expected}"
+                )
     return problems
 
 
@@ -509,6 +529,7 @@ def check_all(devices: list[SimDevice], ledger: Ledger, view: ServerView) -> lis
         *every_push_answered(ledger),
         *same_answer_every_time(ledger),
         *index_matches_tables(view),
+        *kept_checksums_match_index(view),
         *acked_mutations_survive(ledger, view),
         *merged_discards_logged(ledger, view),
         *concurrent_overwrites_logged(ledger, view),

@@ -15,6 +15,7 @@ from server.auth.principal import Principal
 from server.sync.entities import syncable_models, wire_record
 from server.sync.models import ConflictRecord, QuarantinedMutation, SyncRecord
 from server.sync.scope import scope_filter, scope_params
+from server.sync.sums import scope_sums
 from tests.seed import run_db
 
 __all__ = ["ConflictRow", "IndexRow", "ServerRow", "ServerView", "read_server"]
@@ -59,6 +60,8 @@ class ServerView:
     conflicts: list[ConflictRow]
     quarantine: dict[str, set[int]]
     """Device id → seqs of its mutations the server refused."""
+    sums: dict[str, dict[str, tuple[int, str]]]
+    """Device id → entity → (count, digest) the kept scope checksums give its user."""
 
 
 def read_server(url: str, devices: dict[str, str]) -> ServerView:
@@ -80,8 +83,12 @@ def read_server(url: str, devices: dict[str, str]) -> ServerView:
             for r in await session.execute(select(table))
         }
         scopes: dict[str, dict[Key, IndexRow]] = {}
+        sums: dict[str, dict[str, tuple[int, str]]] = {}
         for device_id, user_id in devices.items():
             principal = await _principal(session, user_id, device_id)
+            sums[device_id] = {
+                s.entity: (s.count, s.digest) for s in await scope_sums(session, principal)
+            }
             visible = await session.execute(
                 select(table.c.entity, table.c.record_id).where(
                     table.c.deleted.is_(False), scope_filter(principal.role, table)
@@ -108,7 +115,7 @@ def read_server(url: str, devices: dict[str, str]) -> ServerView:
             select(QuarantinedMutation.device_id, QuarantinedMutation.seq)
         ):
             quarantine.setdefault(device_id, set()).add(seq)
-        return ServerView(rows, index, scopes, conflicts, quarantine)
+        return ServerView(rows, index, scopes, conflicts, quarantine, sums)
 
     return run_db(url, work)
 
