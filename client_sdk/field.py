@@ -366,6 +366,15 @@ class Field:
             tx.upsert("visit", visit_id, {"status": "cancelled"})
         return self._get("visit", visit_id)
 
+    def edit_visit(self, visit_id: str, /, **changes: Any) -> Record:
+        """Correct what a rep may change at any time (purpose, notes, planned day, route
+        position); check-in, check-out and cancelling have their own verbs."""
+        self._get("visit", visit_id)
+        self._editable("visit", changes)
+        with self.outbox.transaction() as tx:
+            tx.upsert("visit", visit_id, changes)
+        return self._get("visit", visit_id)
+
     def add_visit_note(self, visit_id: str, body: str) -> Record:
         self._get("visit", visit_id)
         note_id = new_id()
@@ -763,6 +772,14 @@ class Field:
                 {"ticket_id": ticket_id, "author_id": self.me["id"], "body": body},
             )
         return self._get("ticket_comment", comment_id)
+
+    def edit_ticket(self, ticket_id: str, /, **changes: Any) -> Record:
+        """Subject, description, category or priority; the status moves with ``move_ticket``."""
+        self._get("ticket", ticket_id)
+        self._editable("ticket", changes)
+        with self.outbox.transaction() as tx:
+            tx.upsert("ticket", ticket_id, changes)
+        return self._get("ticket", ticket_id)
 
     def move_ticket(self, ticket_id: str, status: str, *, comment: str | None = None) -> Record:
         ticket = self._get("ticket", ticket_id)

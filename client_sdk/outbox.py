@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -21,12 +22,21 @@ from client_sdk.errors import InvalidFieldValue, LocalRuleViolation, NotLoggedIn
 from client_sdk.records import ENVELOPE, RecordStore, decided_by_device
 from client_sdk.store import Store, dumps, loads
 from sync import clock
+from sync.constraints import Ref
 from sync.errors import InvalidValue, UnknownEntity
 from sync.ids import new_id
 from sync.messages import Applied, Delete, Merged, Mutation, Rejected, Result, Upsert
 from sync.rules import check_fields, check_record, entity_rules
 
 __all__ = ["Answered", "Outbox", "PendingMutation", "Tx", "wire_value"]
+
+
+@cache
+def _refs(entity: str) -> frozenset[str]:
+    """The fields of ``entity`` that name another record."""
+    return frozenset(
+        name for name, rule in entity_rules(entity).fields.items() if isinstance(rule.check, Ref)
+    )
 
 
 def wire_value(value: Any) -> Any:
@@ -206,31 +216,37 @@ class Outbox:
     def _coalesce(
         self, tx_id: str, entity: str, record_id: str, wire: dict[str, Any], stamp: str
     ) -> bool:
-        # Successive upserts of one record within one client transaction travel as one mutation
-        # (same effect, applied atomically either way); anything in between keeps them apart,
-        # since the server applies a transaction's mutations in order.
-        last = self.store.one(
-            "SELECT seq, tx, entity, record_id, op, fields, state FROM outbox "
-            "ORDER BY seq DESC LIMIT 1"
+        """Fold an upsert into the record's earlier upsert of the same client transaction, so a
+        record written several times by one user action (an order created, re-priced and
+        submitted) travels as one mutation; returns whether it did.
+
+        The server applies a transaction whole, and judges a line against its order's status as
+        the transaction began, so moving a later write of a record to its first write's place
+        changes nothing — unless the later write points at a record created in between (that
+        one would not exist yet at the earlier place), or the record was deleted in between.
+        Those stay separate mutations."""
+        earlier = self.store.one(
+            "SELECT seq, op, fields FROM outbox WHERE tx = ? AND entity = ? AND record_id = ? "
+            "AND state = 'pending' ORDER BY seq DESC LIMIT 1",
+            (tx_id, entity, record_id),
         )
-        if last is None or (
-            last["tx"],
-            last["entity"],
-            last["record_id"],
-            last["op"],
-            last["state"],
-        ) != (
-            tx_id,
-            entity,
-            record_id,
-            "upsert",
-            "pending",
+        if earlier is None or earlier["op"] != "upsert":
+            return False
+        pointed = [
+            value
+            for name, value in wire.items()
+            if isinstance(value, str) and name in _refs(entity)
+        ]
+        if pointed and self.store.scalar(
+            f"SELECT count(*) FROM outbox WHERE tx = ? AND seq > ? AND record_id IN "
+            f"({', '.join('?' * len(pointed))})",
+            (tx_id, earlier["seq"], *pointed),
         ):
             return False
-        merged = {**loads(last["fields"]), **wire}
+        merged = {**loads(earlier["fields"]), **wire}
         self.store.execute(
             "UPDATE outbox SET fields = ?, hlc = ? WHERE seq = ?",
-            (dumps(merged), stamp, last["seq"]),
+            (dumps(merged), stamp, earlier["seq"]),
         )
         return True
 

@@ -201,6 +201,23 @@ def test_a_rep_cannot_edit_a_server_owned_account_field(device: FieldClient) -> 
     assert device.edit_account(account, phone="+49 40 1234")["phone"] == "+49 40 1234"
 
 
+def test_a_rep_corrects_a_visit_or_a_ticket_but_not_its_state_by_an_edit(
+    device: FieldClient,
+) -> None:
+    visit = device.plan_visit(_account(device), date(2026, 3, 2), purpose="Restock")
+    assert device.edit_visit(visit.id, purpose="Restock and promo")["purpose"] == (
+        "Restock and promo"
+    )
+    with pytest.raises(LocalRuleViolation, match="state_machine"):
+        device.edit_visit(visit.id, status="completed")
+    ticket = device.open_ticket(_account(device), "Leak")
+    assert device.edit_ticket(ticket.id, priority="high")["priority"] == "high"
+    with pytest.raises(InvalidFieldValue):
+        device.edit_ticket(ticket.id, priority="whenever")
+    with pytest.raises(LocalRuleViolation):
+        device.edit_ticket(ticket.id, status="closed")
+
+
 def test_a_captured_lead_is_a_field_lead_of_this_rep(device: FieldClient) -> None:
     lead = device.capture_lead("Nordwind AG", city="Kiel")
     assert (lead["source"], lead["status"], lead["captured_by_id"]) == ("field", "new", REP_ID)

@@ -7,6 +7,7 @@ import pytest
 from client_sdk import FieldClient, MemoryTokenStore
 from client_sdk.errors import NotLoggedIn
 from sync.clock import Hlc
+from sync.ids import new_id
 from sync.messages import Applied, Upsert
 from tests.client_sdk.conftest import DEVICE_ID, pretend_logged_in
 
@@ -60,7 +61,7 @@ def test_writes_of_one_action_share_a_client_transaction_id(device: FieldClient)
     assert rows[2][1] != rows[0][1]
 
 
-def test_successive_upserts_of_one_record_in_one_transaction_travel_as_one_mutation(
+def test_upserts_of_one_record_in_one_transaction_travel_as_one_mutation(
     device: FieldClient,
 ) -> None:
     with device.outbox.transaction() as tx:
@@ -70,10 +71,36 @@ def test_successive_upserts_of_one_record_in_one_transaction_travel_as_one_mutat
         tx.upsert("lead", "l1", {"company": "A2"})
     pending = device.outbox.pending()
     assert [(m.record_id, m.fields) for m in pending] == [
-        ("l1", {"company": "A", "city": "Bremen"}),
+        ("l1", {"company": "A2", "city": "Bremen"}),
         ("l2", {"company": "B"}),
-        ("l1", {"company": "A2"}),
     ]
+
+
+def test_a_later_write_naming_a_record_created_in_between_stays_apart(
+    device: FieldClient,
+) -> None:
+    order, account, contact = new_id(), new_id(), new_id()
+    with device.outbox.transaction() as tx:
+        tx.upsert("order", order, {"notes": "A"})
+        tx.upsert("account", account, {"name": "New"})
+        tx.upsert("order", order, {"account_id": account})
+        tx.upsert("contact", contact, {"account_id": account, "first_name": "Ada"})
+        tx.upsert("account", account, {"notes": "Met Ada"})
+    pending = device.outbox.pending()
+    assert [(m.entity, m.fields) for m in pending] == [
+        ("order", {"notes": "A"}),
+        ("account", {"name": "New", "notes": "Met Ada"}),
+        ("order", {"account_id": account}),
+        ("contact", {"account_id": account, "first_name": "Ada"}),
+    ]
+
+
+def test_writes_of_separate_transactions_stay_separate(device: FieldClient) -> None:
+    with device.outbox.transaction() as tx:
+        tx.upsert("lead", "l1", {"company": "A"})
+    with device.outbox.transaction() as tx:
+        tx.upsert("lead", "l1", {"city": "Bremen"})
+    assert len(device.outbox.pending()) == 2
 
 
 def test_a_batch_is_extended_to_the_end_of_its_last_transaction(device: FieldClient) -> None:

@@ -75,7 +75,7 @@ def device(
 
 
 def _capture(device: FieldClient, world: World, tag: str) -> tuple[list[str], list[str]]:
-    """Three one-mutation transactions (leads) and two of three (a draft order with a line)."""
+    """Three one-mutation transactions (leads) and two of two (a draft order with a line)."""
     leads = [device.capture_lead(f"{tag} lead {n}").id for n in range(3)]
     orders = [
         device.create_order(world.accounts["N1"][n], lines=[(world.products[n], 1)]).id
@@ -100,10 +100,10 @@ def test_batches_fit_the_limit_the_server_names_without_splitting_a_transaction(
     device: FieldClient, pushes: Pushes, world: World, store: Store
 ) -> None:
     leads, orders = _capture(device, world, "first")
-    assert device.status().unsent == 9 > LIMIT
+    assert device.status().unsent == 7 > LIMIT
     report = device.sync()
     # Not knowing the limit, the device sent everything at once; the 413 named the limit.
-    assert pushes.sent[0] == (413, pushes.sent[0][1]) and len(pushes.sent[0][1]) == 9
+    assert pushes.sent[0] == (413, pushes.sent[0][1]) and len(pushes.sent[0][1]) == 7
     assert all(len(txs) <= LIMIT for status, txs in pushes.sent[1:] if status == 200)
     assert [status for status, _ in pushes.sent[1:]] == [200] * (len(pushes.sent) - 1)
     assert _whole_transactions(pushes.sent)
@@ -129,9 +129,10 @@ def test_batches_fit_the_limit_the_server_names_without_splitting_a_transaction(
 def test_a_transaction_larger_than_the_limit_is_an_error_and_nothing_is_lost(
     device: FieldClient, pushes: Pushes, world: World
 ) -> None:
-    device.take_order(world.accounts["N1"][0], [(world.products[0], 1), (world.products[1], 2)])
+    lines = [(product, n) for n, product in enumerate(world.products, start=1)]
+    device.take_order(world.accounts["N1"][0], lines)
     unsent = device.status().unsent
-    assert unsent > LIMIT
+    assert unsent == 1 + len(lines) > LIMIT
     with pytest.raises(PayloadTooLarge):
         device.sync()
     assert device.status().unsent == unsent

@@ -70,10 +70,13 @@ def test_an_offline_order_arrives_whole_with_the_server_totals(
 ) -> None:
     account = world.accounts["N1"][0]
     order = rep.take_order(account, [(world.products[0], 2), (world.products[1], 3)])
+    # Created, priced and submitted by one action: the order and each line travel once.
+    assert rep.status().unsent == 3
     report = rep.sync()
-    assert report.rejected == 0 and rep.status().unsent == 0
+    assert report.pushed == 3 and report.rejected == 0 and rep.status().unsent == 0
     [stored] = rows(store.url, Order, id=order.id)
     assert stored.status == "submitted" and stored.total == Decimal(order["total"])
+    assert stored.submitted_at is not None and stored.client_total == stored.total
     assert len(rows(store.url, OrderLine, order_id=order.id)) == 2
     assert stored.repricing is None
 
