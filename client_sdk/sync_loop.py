@@ -137,6 +137,11 @@ class SyncEngine:
         server takes that (one round trip for a small sync); returns the last seq pushed and
         that page, if it came."""
         device_id = str(self.store.get_meta("device_id"))
+        said = self.store.get_meta("push_gzip")
+        if said == "refused":
+            self.transport.gzip_push, self.transport.gzip_refused = False, True
+        elif said:
+            self.transport.gzip_push = True
         halved: int | None = None
         after = 0
         while True:
@@ -199,10 +204,16 @@ class SyncEngine:
         return min(bounds) if bounds else None
 
     def _learn_limit(self) -> None:
+        """Keep what the server said of pushes (the most mutations it takes, whether it takes
+        gzip bodies) for the next sync, which may start in another process."""
         limit = self.transport.max_mutations
         if limit is not None and limit != self.store.get_meta("max_push_mutations"):
             with self.store.atomic():
                 self.store.set_meta("max_push_mutations", limit)
+        gzip: bool | str = "refused" if self.transport.gzip_refused else self.transport.gzip_push
+        if gzip != self.store.get_meta("push_gzip"):
+            with self.store.atomic():
+                self.store.set_meta("push_gzip", gzip)
 
     def _pull_request(self) -> PullRequest:
         return PullRequest(

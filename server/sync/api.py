@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -110,6 +111,45 @@ are flat or nearly so; without a bound, a value nested a few thousand deep overf
 decoder's recursion, and one just under that would have reached the stores' JSON encoders."""
 
 
+ACCEPTED_PUSH_ENCODING = {"Accept-Encoding": "gzip"}
+"""On every sync answer (RFC 7694): the push body codings the server takes, so a device learns
+it may compress before its first large push."""
+
+
+def _inflate(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
+    """A push body as sent: identity, or gzip (what the SDK sends once the server has said it
+    takes it, ``Accept-Encoding`` on sync answers). Inflated within the body limit, so a small
+    compressed body cannot expand into a large one."""
+    coding = (encoding or "identity").strip().lower()
+    if coding == "identity":
+        return body
+    if coding != "gzip":
+        raise UnsupportedMediaType(
+            f"a push body may be sent as gzip or as is, not {coding!r}",
+            field="Content-Encoding",
+            extra={"code": "unsupported_encoding"},
+        )
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        inflated = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise BadRequest(
+            f"the push body is not valid gzip: {exc}",
+            field="Content-Encoding",
+            extra={"code": "malformed"},
+        ) from exc
+    if len(inflated) > max_bytes or inflater.unconsumed_tail:
+        raise PayloadTooLarge(
+            f"the push body inflates past {max_bytes} bytes",
+            extra={"max_body_bytes": max_bytes},
+        )
+    if not inflater.eof:
+        raise BadRequest(
+            "the gzip push body is cut short", field="Content-Encoding", extra={"code": "malformed"}
+        )
+    return inflated
+
+
 def _decode_push(body: bytes, content_type: str | None) -> PushRequest:
     try:
         return codec.decode_push(body, content_type)
@@ -207,7 +247,12 @@ async def _push(request: Request[Any, Any, Any], db: AsyncSession, state: State)
     Everything a push can be refused for as a whole is checked before any of it is applied."""
     _check_protocol(request)
     content_type = request.headers.get("content-type")
-    message = _decode_push(await request.body(), content_type)
+    body = _inflate(
+        await request.body(),
+        request.headers.get("content-encoding"),
+        state.settings.max_body_bytes,
+    )
+    message = _decode_push(body, content_type)
     _check_limits(message, state.settings.sync_max_mutations)
     principal = principal_of(request)
     result = await push_service.push(db, principal, message, state.settings)
@@ -263,7 +308,11 @@ class SyncController(Controller):
     async def push(
         self, request: Request[Any, Any, Any], db: AsyncSession, state: State
     ) -> Response[bytes]:
-        limit = {codec.MAX_MUTATIONS_HEADER: str(state.settings.sync_max_mutations)}
+        # Accept-Encoding on an answer (RFC 7694): the request codings this endpoint takes.
+        limit = {
+            codec.MAX_MUTATIONS_HEADER: str(state.settings.sync_max_mutations),
+            **ACCEPTED_PUSH_ENCODING,
+        }
         try:
             response = await _push(request, db, state)
         except (FieldlineError, HTTPException) as exc:
@@ -315,7 +364,10 @@ class SyncController(Controller):
         return Response(
             codec.encode(page, media_type),
             media_type=media_type,
-            headers={codec.NEXT_CURSOR_HEADER: page.cursor} if page.more else None,
+            headers={
+                **ACCEPTED_PUSH_ENCODING,
+                **({codec.NEXT_CURSOR_HEADER: page.cursor} if page.more else {}),
+            },
             background=BackgroundTask(_touch_pull, state, principal),
         )
 

@@ -5,6 +5,7 @@ transaction; once learned, it never sends more."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from litestar.testing import TestClient
 
 from client_sdk import FieldClient, MemoryTokenStore
 from client_sdk.errors import PayloadTooLarge
+from server.accounts.models import Account
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine
 from server.settings import Settings
@@ -44,11 +46,30 @@ class Pushes(httpx.BaseTransport):
     def __init__(self, client: TestClient[Litestar]) -> None:
         self.client = client
         self.sent: list[tuple[int, list[str]]] = []
+        self.encodings: list[str | None] = []
+        self.refuse_gzip = False
+        """Answer a gzip push as a server (or proxy) that refuses the coding would: 415."""
+        self.hide_gzip = False
+        """Answer as a server that never said it takes gzip pushes."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = self.client._transport.handle_request(request)  # type: ignore[attr-defined]
+        encoding = request.headers.get("content-encoding")
         if request.url.path == PUSH_PATH:
-            txs = [m["tx"] for m in json.loads(request.content)["mutations"]]
+            self.encodings.append(encoding)
+            if encoding == "gzip" and self.refuse_gzip:
+                return httpx.Response(
+                    415,
+                    json={"status": 415, "detail": "no gzip here"},
+                    headers={"Content-Type": "application/problem+json"},
+                )
+        response: httpx.Response = self.client._transport.handle_request(request)  # type: ignore[attr-defined]
+        if self.hide_gzip:
+            del response.headers["accept-encoding"]
+        if request.url.path == PUSH_PATH:
+            body = request.content
+            if encoding == "gzip":
+                body = gzip.decompress(body)
+            txs = [m["tx"] for m in json.loads(body)["mutations"]]
             self.sent.append((response.status_code, txs))
         return response
 
@@ -137,3 +158,32 @@ def test_a_transaction_larger_than_the_limit_is_an_error_and_nothing_is_lost(
         device.sync()
     assert device.status().unsent == unsent
     assert {status for status, _ in pushes.sent} == {413}
+
+
+def test_large_pushes_travel_gzip_once_the_server_said_it_takes_them(
+    device: FieldClient, pushes: Pushes, world: World, store: Store
+) -> None:
+    # The login's bootstrap answers said so; a small push still goes as is.
+    device.capture_lead("small")
+    device.sync()
+    for n in range(3):
+        device.edit_account(world.accounts["N1"][0], notes=f"{n} " + "visit notes " * 40)
+    device.sync()
+    assert pushes.encodings == [None, "gzip"]
+    assert [a.notes for a in rows(store.url, Account, id=world.accounts["N1"][0])] == [
+        "2 " + "visit notes " * 40
+    ]
+
+
+def test_a_refused_gzip_push_is_sent_again_as_is_and_not_compressed_again(
+    device: FieldClient, pushes: Pushes, world: World
+) -> None:
+    pushes.refuse_gzip = True
+    device.edit_account(world.accounts["N1"][0], notes="visit notes " * 400)
+    report = device.sync()
+    assert report.applied == 1 and device.status().unsent == 0
+    assert pushes.encodings == ["gzip", None]
+    pushes.hide_gzip = True  # the answers no longer offer it either
+    device.edit_account(world.accounts["N1"][0], notes="more notes " * 400)
+    device.sync()
+    assert pushes.encodings[2:] == [None]

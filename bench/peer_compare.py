@@ -1,0 +1,312 @@
+"""Fieldline side by side with PouchDB: the same work, the same machine, alternating, one run.
+
+    python -m bench.peer_compare --peer DIR [--sizes 10000 50000] [--repeat 2]
+                                 [--database-url postgresql+asyncpg://…]
+
+``DIR`` is a copy of the pinned PouchDB harness (pouchdb-node 9 against pouchdb-server 4.2, with
+its ``node_modules`` installed: ``npm ci``); for each size and repetition this runs its
+``bench.js N`` and then the Fieldline equivalent below, and prints every phase of both with the
+ratios. Without ``--peer`` only the Fieldline side runs (no ratios).
+
+The work, on each side, for N records (a round robin of visit / order / ticket, ~100 characters
+of text each, orders with three lines):
+  capture      N records written on one device, offline. PouchDB: ``bulkDocs`` in chunks of
+               1,000. Fieldline: the SDK's verbs, one user action per record — ``plan_visit``,
+               ``take_order`` with three lines from the cached catalogue, ``open_ticket``.
+  push         the device sends them all to the server. PouchDB: one-shot replication at batch
+               1,000 (and at its default, 100). Fieldline: ``sync()`` with SDK defaults.
+  bootstrap    a fresh device pulls all of them. PouchDB: replication at batch 1,000 (and 100).
+               Fieldline: a second tablet of the same rep logs in and runs ``sync()``.
+  incremental  1 % of the records edited on the device and 1 % on the server, half of them the
+               same records, then one two-way sync. Fieldline edits visits' purpose through
+               ``edit_visit`` on the device and through the REST API (another device of the rep)
+               on the server: the same field on both sides, so every overlap is a conflict,
+               which the rules resolve (the later write wins) and report to the losing device.
+  empty        a sync with nothing to transfer. PouchDB's harness times only its first one,
+               which walks the change feed for a checkpoint (``checkpoint_sync``); Fieldline's is
+               timed as a device does it every time, with the scope checksums it verifies.
+
+Units: "records" are the N documents / SDK records (an order with its lines is one record, as it
+is one PouchDB document); "mutations" are what the Fieldline outbox sends (an order is four).
+Wire bytes are Fieldline's HTTP bodies as sent (MessagePack, compressed as the server sends
+them); the PouchDB harness does not count its bytes. The Fieldline server runs as its own
+process on a fresh store; its CPU time is read per phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.real_workload import MeteredServer, WireMeter
+from client_sdk.client import FieldClient
+from client_sdk.secrets import MemoryTokenStore
+from server.db.migrate import upgrade
+from tests.seed import PASSWORD, seed_world
+
+WORDS = [
+    "customer",
+    "requested",
+    "follow",
+    "up",
+    "on",
+    "pricing",
+    "shelf",
+    "display",
+    "restock",
+    "promo",
+    "needs",
+    "approval",
+    "manager",
+    "absent",
+    "call",
+    "back",
+    "next",
+    "week",
+    "delivery",
+    "delayed",
+    "invoice",
+    "mismatch",
+    "new",
+    "contact",
+    "competitor",
+    "visit",
+    "planogram",
+    "updated",
+    "samples",
+    "left",
+]
+REP = "rep_n1"
+ACCOUNTS = 40
+
+
+def _text(n: int) -> str:
+    words: list[str] = []
+    while len(" ".join(words)) < 100:
+        words.append(WORDS[(n * 7 + len(words) * 13) % len(WORDS)])
+    return " ".join(words)[:100]
+
+
+# PouchDB ------------------------------------------------------------------------------------------
+def run_peer(peer: Path, n: int) -> dict[str, Any]:
+    done = subprocess.run(
+        ["node", "bench.js", str(n), "--timeout=900"],
+        cwd=peer,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.js {n} failed: {done.stderr[-2000:]}")
+    phases = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            phases[row["phase"]] = row
+    return phases
+
+
+# Fieldline ----------------------------------------------------------------------------------------
+class _Tablet:
+    def __init__(self, path: Path, server_url: str) -> None:
+        self.meter = WireMeter()
+        self.http = httpx.Client(base_url=server_url, transport=self.meter, timeout=600.0)
+        self.client = FieldClient(path, self.http, token_store=MemoryTokenStore())
+
+    def close(self) -> None:
+        self.client.close()
+        self.http.close()
+
+
+def _phase(server: MeteredServer, tablet: _Tablet, work: Any) -> tuple[Any, dict[str, Any]]:
+    tablet.meter.reset()
+    cpu = server.cpu_seconds()
+    started = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - started
+    return result, {
+        "seconds": round(seconds, 3),
+        "server_cpu_s": round(server.cpu_seconds() - cpu, 3),
+        "wire_bytes_sent": tablet.meter.sent,
+        "wire_bytes_received": tablet.meter.received,
+        "http_requests": tablet.meter.requests,
+    }
+
+
+def _capture(tablet: _Tablet, n: int, accounts: list[str], products: list[str]) -> list[str]:
+    """N records through the SDK's verbs; returns the visit ids (what the edits touch)."""
+    client = tablet.client
+    visits = []
+    day = date.today() + timedelta(days=1)
+    for i in range(n):
+        account = accounts[i % len(accounts)]
+        kind = i % 3
+        if kind == 0:
+            visits.append(client.plan_visit(account, day, purpose=_text(i)).id)
+        elif kind == 1:
+            lines = [(products[(i + k) % len(products)], 1 + (i + k) % 50) for k in range(3)]
+            client.take_order(account, lines, notes=_text(i))
+        else:
+            client.open_ticket(account, f"Ticket {i}", description=_text(i))
+    return visits
+
+
+def _edit_on_server(server_url: str, visits: list[str], stamp: str) -> None:
+    """The server side's edits, through the REST API as another device of the same rep."""
+    with httpx.Client(base_url=server_url, timeout=60.0) as http:
+        login = http.post(
+            "/api/v1/auth/login",
+            json={"username": REP, "password": PASSWORD, "device_name": "office browser"},
+        )
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        for visit_id in visits:
+            answer = http.patch(
+                f"/api/v1/visits/{visit_id}", json={"purpose": stamp}, headers=headers
+            )
+            answer.raise_for_status()
+
+
+def run_fieldline(n: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
+    url = database_url or f"sqlite:///{workdir / 'server.db'}"
+    upgrade(url)
+    world = seed_world(url, accounts_per_territory=ACCOUNTS)
+    accounts = world.accounts["N1"]
+    out: dict[str, Any] = {}
+    with MeteredServer(url) as server:
+        device = _Tablet(workdir / "device.db", server.url)
+        device.client.login(REP, PASSWORD, device_name="bench device")
+        device.client.sync()
+        visits, out["capture"] = _phase(
+            server, device, lambda: _capture(device, n, accounts, world.products)
+        )
+        report, out["push"] = _phase(server, device, device.client.sync)
+        out["push"]["mutations"] = report.pushed
+        assert report.rejected == 0 and device.client.status().unsent == 0, report
+
+        fresh = _Tablet(workdir / "fresh.db", server.url)
+        fresh.client.login(REP, PASSWORD, device_name="bench fresh tablet")
+        report, out["bootstrap"] = _phase(server, fresh, fresh.client.sync)
+        out["bootstrap"]["records_pulled"] = report.pulled
+        empties = []
+        for _ in range(5):
+            _, empty = _phase(server, fresh, fresh.client.sync)
+            empties.append(empty)
+        out["empty"] = {key: statistics.median(e[key] for e in empties) for key in empties[0]} | {
+            "runs": len(empties)
+        }
+
+        k = max(1, round(n * 0.01))
+        half = k // 2
+        mine = visits[:k]
+        theirs = visits[half : half + k]
+        for visit_id in mine:
+            device.client.edit_visit(visit_id, purpose="edited on the device " + _text(k))
+        _edit_on_server(server.url, theirs, "edited on the server")
+        report, out["incremental"] = _phase(server, device, device.client.sync)
+        out["incremental"].update(
+            edited_device=len(mine),
+            edited_server=len(theirs),
+            overlap=len(set(mine) & set(theirs)),
+            pushed=report.pushed,
+            pulled=report.pulled,
+            conflicts_reported_to_the_device=report.conflicts,
+        )
+        out["server_peak_rss_mb"] = round(server.peak_rss / 2**20, 1)
+        device.close()
+        fresh.close()
+    for phase in ("capture", "push", "bootstrap"):
+        out[phase]["records_per_s"] = round(n / out[phase]["seconds"], 1)
+    for phase in ("push", "bootstrap", "incremental"):
+        moved = out[phase]["wire_bytes_sent"] + out[phase]["wire_bytes_received"]
+        out[phase]["wire_bytes_per_record"] = round(moved / n, 1)
+    return out
+
+
+def _ratios(fieldline: dict[str, Any], pouch: dict[str, Any]) -> dict[str, Any]:
+    def rate(phase: str) -> float:
+        return float(pouch[phase]["docs_per_s"])
+
+    return {
+        "capture_records_per_s": round(
+            fieldline["capture"]["records_per_s"] / rate("client_local_write"), 3
+        ),
+        "push_records_per_s_vs_batch_1000": round(
+            fieldline["push"]["records_per_s"] / rate("push_b1000"), 3
+        ),
+        "push_records_per_s_vs_batch_100": round(
+            fieldline["push"]["records_per_s"] / rate("push_default"), 3
+        ),
+        "bootstrap_records_per_s_vs_batch_1000": round(
+            fieldline["bootstrap"]["records_per_s"] / rate("pull_b1000"), 3
+        ),
+        "incremental_time": round(
+            fieldline["incremental"]["seconds"] / float(pouch["incremental_sync"]["seconds"]), 3
+        ),
+        "conflicts": [
+            fieldline["incremental"]["conflicts_reported_to_the_device"],
+            pouch["incremental_sync"]["conflicts"],
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.peer_compare")
+    parser.add_argument("--peer", type=Path, help="the PouchDB harness, installed (npm ci)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--database-url", help="an empty PostgreSQL database (else SQLite)")
+    args = parser.parse_args(argv)
+    if args.database_url:
+        # Each Fieldline run needs an empty database: one per run, dropped afterwards.
+        print("--database-url: runs reuse the database; give a fresh one per size", file=sys.stderr)
+    runs = []
+    for n in args.sizes:
+        for repetition in range(1, args.repeat + 1):
+            row: dict[str, Any] = {"n": n, "repetition": repetition, "loadavg_1m_before": None}
+            row["loadavg_1m_before"] = round(os.getloadavg()[0], 2)
+            if args.peer:
+                print(f"pouchdb N={n} #{repetition}", file=sys.stderr)
+                row["pouchdb"] = run_peer(args.peer, n)
+            print(f"fieldline N={n} #{repetition}", file=sys.stderr)
+            with tempfile.TemporaryDirectory() as tmp:
+                row["fieldline"] = run_fieldline(n, args.database_url, Path(tmp))
+            if args.peer:
+                row["ratios"] = _ratios(row["fieldline"], row["pouchdb"])
+            runs.append(row)
+    summary: dict[str, Any] = {}
+    for n in args.sizes:
+        mine = [r["ratios"] for r in runs if r["n"] == n and "ratios" in r]
+        if mine:
+            summary[str(n)] = {
+                key: statistics.median(r[key] for r in mine)
+                for key in mine[0]
+                if key != "conflicts"
+            }
+    print(
+        json.dumps(
+            {
+                "workload": __doc__.split("The work, on each side")[1].strip() if __doc__ else "",
+                "store": "postgresql" if args.database_url else "sqlite",
+                "runs": runs,
+                "median_ratios_fieldline_over_pouchdb": summary,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
