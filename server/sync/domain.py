@@ -132,11 +132,20 @@ def _stamp_state(obj: Any, status: str, stamp: str, states: set[str], now: datet
 async def _lines(
     session: AsyncSession, order: Order, touched: list[SyncableMixin]
 ) -> list[OrderLine]:
+    state = inspect(order)
+    # An order this push creates has no stored lines yet: most pushed orders are new, and the
+    # query cost more than their pricing.
     stored = (
-        await session.execute(
-            select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.deleted_at.is_(None))
-        )
-    ).scalars()
+        ()
+        if state.transient or state.pending
+        else (
+            await session.execute(
+                select(OrderLine).where(
+                    OrderLine.order_id == order.id, OrderLine.deleted_at.is_(None)
+                )
+            )
+        ).scalars()
+    )
     lines = {line.id: line for line in stored}
     for obj in touched:
         if isinstance(obj, OrderLine) and obj.order_id == order.id:
@@ -162,24 +171,40 @@ def _renumbered(lines: list[OrderLine], touched: list[SyncableMixin]) -> list[Or
     return sorted(lines, key=lambda line: (line.line_no, line.id)) if moved else lines
 
 
+PRICES_KEY = "fieldline.prices"
+"""Per session (one request): list prices and price-list prices already read, so a push of many
+orders reads each product's prices once instead of once per order."""
+
+
 async def price_draft(session: AsyncSession, order: Order, lines: list[OrderLine]) -> OrderTotals:
     """Price ``lines`` with the order's price list (list price where the list has none)."""
-    product_ids = list({line.product_id for line in lines})
-    prices: dict[str, Decimal] = {}
-    if product_ids:
+    known: dict[tuple[str | None, str], Decimal | None] = session.info.setdefault(PRICES_KEY, {})
+    price_list = order.price_list_id
+    wanted = {line.product_id for line in lines}
+    missing = [p for p in wanted if (None, p) not in known or (price_list, p) not in known]
+    if missing:
+        for product_id in missing:
+            known.setdefault((price_list, product_id), None)
         for product_id, list_price in await session.execute(
-            select(Product.id, Product.list_price).where(Product.id.in_(product_ids))
+            select(Product.id, Product.list_price).where(Product.id.in_(missing))
         ):
-            prices[product_id] = list_price
-        if order.price_list_id is not None:
+            known[(None, product_id)] = list_price
+        if price_list is not None:
             for product_id, unit_price in await session.execute(
                 select(Price.product_id, Price.unit_price).where(
-                    Price.price_list_id == order.price_list_id,
-                    Price.product_id.in_(product_ids),
+                    Price.price_list_id == price_list,
+                    Price.product_id.in_(missing),
                     Price.deleted_at.is_(None),
                 )
             ):
-                prices[product_id] = unit_price
+                known[(price_list, product_id)] = unit_price
+    prices: dict[str, Decimal] = {}
+    for product_id in wanted:
+        found = known.get((price_list, product_id)) if price_list is not None else None
+        if found is None:
+            found = known.get((None, product_id))
+        if found is not None:
+            prices[product_id] = found
     return price_order([_line_input(line) for line in lines], prices)
 
 
