@@ -26,7 +26,13 @@ from client_sdk.outbox import Outbox
 from client_sdk.records import Record, RecordStore
 from client_sdk.secrets import FileTokenStore, MemoryTokenStore, TokenStore
 from client_sdk.store import Store, loads
-from client_sdk.sync_loop import ProgressCallback, StepHook, SyncEngine, SyncReport
+from client_sdk.sync_loop import (
+    FULL_CHECK_EVERY_S,
+    ProgressCallback,
+    StepHook,
+    SyncEngine,
+    SyncReport,
+)
 from client_sdk.transport import RetryPolicy, Transport, UserInfo
 from sync import codec
 
@@ -113,6 +119,7 @@ class FieldClient(Field):
         batch_size: int = 500,
         page_limit: int | None = None,
         verify_checksums: bool = True,
+        full_check_every_s: float = FULL_CHECK_EVERY_S,
         step: StepHook | None = None,
         now: Callable[[], datetime] | None = None,
         visit_policy: VisitPolicy | None = None,
@@ -138,6 +145,7 @@ class FieldClient(Field):
             "batch_size": batch_size,
             "page_limit": page_limit,
             "verify_checksums": verify_checksums,
+            "full_check_every_s": full_check_every_s,
             "step": step,
         }
         self._transport: Transport | None = None

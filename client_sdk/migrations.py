@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from client_sdk.store import Store
+from sync.checksum import signed_term
 
 __all__ = ["MIGRATIONS", "Migration", "applied", "migrate"]
 
@@ -100,8 +101,57 @@ def _initial(store: Store) -> None:
     )
 
 
+_XOR = "({a} | {b}) & ~({a} & {b})"
+"""SQLite has no XOR operator; this is XOR over its 64-bit integers."""
+
+
+def _server_sums(store: Store) -> None:
+    """The scope checksum of the server state this device holds (sync/checksum.py), per entity,
+    kept by triggers as ``records`` changes: a sync compares it with the server's in a few
+    reads, however many records the device holds. A write through any connection of the SDK
+    moves it (the triggers call ``fieldline_term``, which every Store registers); a full scan
+    on a schedule checks it against the table (client_sdk/sync_loop.py)."""
+    term_new = "fieldline_term(NEW.id, NEW.version)"
+    term_old = "fieldline_term(OLD.id, OLD.version)"
+    add = (
+        "INSERT INTO server_sums (entity, count, digest) "
+        f"SELECT NEW.entity, 1, {term_new} WHERE NEW.on_server = 1 "
+        "ON CONFLICT (entity) DO UPDATE SET count = count + 1, "
+        f"digest = {_XOR.format(a='digest', b='excluded.digest')}"
+    )
+    remove = (
+        "UPDATE server_sums SET count = count - 1, "
+        f"digest = {_XOR.format(a='digest', b=term_old)} "
+        "WHERE entity = OLD.entity AND OLD.on_server = 1"
+    )
+    store.execute(
+        "CREATE TABLE server_sums (entity TEXT PRIMARY KEY, count INTEGER NOT NULL, "
+        "digest INTEGER NOT NULL)"
+    )
+    store.execute(
+        "INSERT INTO server_sums (entity, count, digest) SELECT entity, 0, 0 FROM records "
+        "WHERE on_server = 1 GROUP BY entity"
+    )
+    for entity, record_id, version in store.all(
+        "SELECT entity, id, version FROM records WHERE on_server = 1"
+    ):
+        store.execute(
+            f"UPDATE server_sums SET count = count + 1, digest = {_XOR.format(a='digest', b='?')}"
+            " WHERE entity = ?",
+            (signed_term(record_id, version), entity),
+        )
+    store.execute(f"CREATE TRIGGER records_sums_insert AFTER INSERT ON records BEGIN {add}; END")
+    store.execute(f"CREATE TRIGGER records_sums_delete AFTER DELETE ON records BEGIN {remove}; END")
+    store.execute(
+        "CREATE TRIGGER records_sums_update AFTER UPDATE OF entity, id, version, on_server "
+        "ON records WHEN OLD.version IS NOT NEW.version OR OLD.on_server IS NOT NEW.on_server "
+        f"OR OLD.id IS NOT NEW.id OR OLD.entity IS NOT NEW.entity BEGIN {remove}; {add}; END"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
+    ("0002_server_sums", _server_sums),
 ]
 
 

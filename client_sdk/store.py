@@ -24,6 +24,8 @@ from typing import Any
 
 import msgspec
 
+from sync.checksum import signed_term
+
 __all__ = ["Store", "dumps", "loads"]
 
 
@@ -50,6 +52,9 @@ class Store:
             self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
         )
         self.conn.row_factory = sqlite3.Row
+        # The records table's triggers keep the server-state checksums with it (migration
+        # 0002): every connection that writes records needs the term function.
+        self.conn.create_function("fieldline_term", 2, signed_term, deterministic=True)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")

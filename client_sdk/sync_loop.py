@@ -50,10 +50,21 @@ from client_sdk.records import RecordStore, ref_of
 from client_sdk.store import Store, dumps
 from client_sdk.transport import Transport
 from sync import clock
-from sync.checksum import scope_digest
+from sync.checksum import as_hex, as_signed, scope_digest
 from sync.messages import Change, ConflictNotice, Eviction, PullPage, PullRequest, PushRequest
 
-__all__ = ["Progress", "ProgressCallback", "StepHook", "SyncEngine", "SyncReport"]
+__all__ = [
+    "FULL_CHECK_EVERY_S",
+    "Progress",
+    "ProgressCallback",
+    "StepHook",
+    "SyncEngine",
+    "SyncReport",
+]
+
+FULL_CHECK_EVERY_S = 24 * 3600.0
+"""How often a sync also hashes the device's copy itself, not just its kept checksums (a
+corruption outside the SDK's writes, which the kept sums would not see)."""
 
 
 class SyncReport(msgspec.Struct, kw_only=True):
@@ -99,6 +110,7 @@ class SyncEngine:
         batch_size: int = 500,
         page_limit: int | None = None,
         verify_checksums: bool = True,
+        full_check_every_s: float = FULL_CHECK_EVERY_S,
         step: StepHook | None = None,
     ) -> None:
         self.store = store
@@ -108,6 +120,7 @@ class SyncEngine:
         self.batch_size = batch_size
         self.page_limit = page_limit
         self.verify_checksums = verify_checksums
+        self.full_check_every_s = full_check_every_s
         self.step = step or _noop
 
     def sync(self, progress: ProgressCallback | None = None) -> SyncReport:
@@ -403,13 +416,38 @@ class SyncEngine:
             bulk.clear()
 
     def _drifted(self, page: PullPage) -> list[str]:
+        """Entities whose copy here disagrees with the server's checksums. The device's own
+        checksums are kept with its records (migration 0002), so this is a few reads; the table
+        itself is hashed only where the kept numbers disagree, and for every entity once per
+        ``full_check_every_s``."""
         if not page.checksums:
             return []
+        now = time.time()
+        full = now - float(self.store.get_meta("checksums_full_at") or 0) >= self.full_check_every_s
+        kept = {
+            row[0]: (int(row[1]), as_hex(row[2]))
+            for row in self.store.all("SELECT entity, count, digest FROM server_sums")
+        }
         drifted = []
-        for checksum in page.checksums:
-            count, digest = scope_digest(self.records.server_versions(checksum.entity))
-            if (count, digest) != (checksum.count, checksum.digest):
-                drifted.append(checksum.entity)
+        with self.store.atomic():
+            for checksum in page.checksums:
+                theirs = (checksum.count, checksum.digest)
+                mine = kept.get(checksum.entity, (0, as_hex(0)))
+                if mine == theirs and not full:
+                    continue
+                held = scope_digest(self.records.server_versions(checksum.entity))
+                if held != mine:
+                    # The kept numbers lost track of the table: trust the table from now on.
+                    self.store.execute(
+                        "INSERT INTO server_sums (entity, count, digest) VALUES (?, ?, ?) "
+                        "ON CONFLICT (entity) DO UPDATE SET count = excluded.count, "
+                        "digest = excluded.digest",
+                        (checksum.entity, held[0], as_signed(int(held[1], 16))),
+                    )
+                if held != theirs:
+                    drifted.append(checksum.entity)
+            if full:
+                self.store.set_meta("checksums_full_at", now)
         return drifted
 
     # Bookkeeping ---------------------------------------------------------------------------------

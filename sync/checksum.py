@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-__all__ = ["record_term", "scope_digest"]
+__all__ = ["as_hex", "as_signed", "record_term", "scope_digest", "signed_term"]
 
 
 def record_term(record_id: str, version: int) -> int:
@@ -26,3 +26,19 @@ def scope_digest(records: Iterable[tuple[str, int]]) -> tuple[int, str]:
         acc ^= record_term(record_id, version)
         count += 1
     return count, f"{acc:016x}"
+
+
+def signed_term(record_id: str, version: int) -> int:
+    """``record_term`` as a signed 64-bit integer, the form SQL integers hold: XOR of these,
+    read back with ``as_hex``, is the same digest."""
+    return as_signed(record_term(record_id, version))
+
+
+def as_signed(value: int) -> int:
+    """An unsigned 64-bit digest or term as the signed integer SQL stores keep."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def as_hex(digest: int) -> str:
+    """A digest kept as a signed 64-bit integer, in the wire's 16-hex-digit form."""
+    return f"{digest % (1 << 64):016x}"

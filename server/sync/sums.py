@@ -28,7 +28,7 @@ from server.auth.principal import Principal
 from server.sync.entities import table_of
 from server.sync.models import SyncRecord, SyncScopeSum
 from server.sync.scope import ScopeKeys, scope_filter, scope_params
-from sync.checksum import record_term
+from sync.checksum import as_signed, record_term
 from sync.messages import ScopeChecksum
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
 _SUMS = table_of(SyncScopeSum)
 _RECORDS = table_of(SyncRecord)
 _TOP = 1 << 64
-_SIGN = 1 << 63
 
 Combo = tuple[str, str | None, str | None, str | None, bool]
 """(entity, territory_id, user_id, region_id, public): one row's worth of scope keys."""
@@ -57,10 +56,6 @@ class Held(NamedTuple):
     keys: ScopeKeys
     version: int
     deleted: bool
-
-
-def _signed(term: int) -> int:
-    return term - _TOP if term >= _SIGN else term
 
 
 def _combo(entity: str, keys: ScopeKeys) -> Combo:
@@ -109,7 +104,7 @@ def _row(combo: Combo, count: int, digest: int) -> dict[str, Any]:
         "region_id": region,
         "public": public,
         "count": count,
-        "digest": _signed(digest),
+        "digest": as_signed(digest),
     }
 
 

@@ -191,6 +191,39 @@ def test_a_device_repairs_itself_when_its_copy_drifted(rep: FieldClient, world: 
     assert rep.get("account", victim) is not None
 
 
+def test_a_corrupted_version_is_found_and_repaired_on_the_next_sync(
+    rep: FieldClient, world: World
+) -> None:
+    victim = world.accounts["N1"][0]
+    rep.store.execute(
+        "UPDATE records SET version = version + 7 WHERE entity = 'account' AND id = ?", (victim,)
+    )
+    assert rep.sync().repaired == ["account"]
+    assert rep.sync().repaired == []
+
+
+def test_kept_checksums_that_lost_track_are_recounted_without_a_refetch(
+    rep: FieldClient,
+) -> None:
+    rep.store.execute("UPDATE server_sums SET count = count + 1, digest = 12345")
+    report = rep.sync()
+    assert report.repaired == [] and report.pulled == 0
+    assert rep.sync().repaired == []
+
+
+def test_damage_the_kept_checksums_cannot_see_is_found_by_the_daily_full_check(
+    rep: FieldClient, world: World
+) -> None:
+    victim = world.accounts["N1"][2]
+    # A row lost behind the triggers' back (as a damaged file would lose it).
+    rep.store.execute("DROP TRIGGER records_sums_delete")
+    rep.store.execute("DELETE FROM records WHERE entity = 'account' AND id = ?", (victim,))
+    assert rep.sync().repaired == []  # the kept numbers still agree with the server
+    rep.store.set_meta("checksums_full_at", time.time() - 25 * 3600)
+    assert rep.sync().repaired == ["account"]
+    assert rep.get("account", victim) is not None
+
+
 def test_a_dropped_push_response_is_resent_without_a_duplicate(
     client: TestClient[Litestar], world: World, tmp_path: Path, store: Store
 ) -> None:

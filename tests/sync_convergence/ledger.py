@@ -4,6 +4,7 @@ mutation always gets the same one), and every write the server side made on its 
 
 from __future__ import annotations
 
+import gzip
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +68,10 @@ class Ledger:
         if response.status_code == 401:
             return  # a late copy carrying an access token that has since been replaced
         content_type = request.headers.get("content-type")
-        pushed = codec.decode_push(request.content, content_type)
+        body = request.content
+        if request.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        pushed = codec.decode_push(body, content_type)
         if response.status_code != 200:
             self.push_failures.append(
                 f"{label}: push of seqs {[m.seq for m in pushed.mutations]} answered "
