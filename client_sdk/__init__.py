@@ -19,10 +19,11 @@ if _typing.TYPE_CHECKING:
     from client_sdk import errors
     from client_sdk.client import AsyncFieldClient, Conflict, FieldClient, RejectedChange, Status
     from client_sdk.field import RouteStop, VisitPolicy
+    from client_sdk.identity import UserInfo
     from client_sdk.records import Record
     from client_sdk.secrets import FileTokenStore, MemoryTokenStore, Tokens, TokenStore
     from client_sdk.sync_loop import Progress, SyncReport
-    from client_sdk.transport import RetryPolicy, UserInfo
+    from client_sdk.transport import RetryPolicy
 
 __all__ = [
     "AsyncFieldClient",
@@ -60,7 +61,7 @@ _SOURCES: dict[str, str] = {
     "Progress": "client_sdk.sync_loop",
     "SyncReport": "client_sdk.sync_loop",
     "RetryPolicy": "client_sdk.transport",
-    "UserInfo": "client_sdk.transport",
+    "UserInfo": "client_sdk.identity",
 }
 
 

@@ -7,20 +7,19 @@ or network, calls stay strictly ordered, and there is exactly one implementation
 
 from __future__ import annotations
 
-import asyncio
 import platform
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-import httpx
 import msgspec
 
 from client_sdk.errors import NetworkUnavailable, NotLoggedIn
 from client_sdk.field import Field, VisitPolicy
+from client_sdk.identity import UserInfo
 from client_sdk.migrations import migrate
 from client_sdk.outbox import Outbox
 from client_sdk.records import Record, RecordStore
@@ -33,8 +32,14 @@ from client_sdk.sync_loop import (
     SyncEngine,
     SyncReport,
 )
-from client_sdk.transport import RetryPolicy, Transport, UserInfo
 from sync import codec
+
+if TYPE_CHECKING:
+    # httpx and the transport load when the device first talks to the server: a status read
+    # or an offline capture does not pay for them.
+    import httpx
+
+    from client_sdk.transport import RetryPolicy, Transport
 
 __all__ = ["AsyncFieldClient", "Conflict", "FieldClient", "RejectedChange", "Status"]
 
@@ -169,8 +174,12 @@ class FieldClient(Field):
                 url = self._server_url or self.store.get_meta("server_url")
                 if not url:
                     raise NetworkUnavailable("no server configured: give server_url to log in")
+                import httpx
+
                 self._http = httpx.Client(base_url=str(url), timeout=30.0)
                 self._owns_http = True
+            from client_sdk.transport import Transport
+
             self._transport = Transport(self._http, self.tokens, **self._transport_options)
         return self._transport
 
@@ -311,6 +320,8 @@ def _in_worker(
     method: Callable[Concatenate[FieldClient, P], R],
 ) -> Callable[Concatenate[AsyncFieldClient, P], Coroutine[Any, Any, R]]:
     async def call(self: AsyncFieldClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._worker, partial(method, self.client, *args, **kwargs)
@@ -333,6 +344,8 @@ class AsyncFieldClient:
         self.client = self._worker.submit(partial(FieldClient, path, http, **options)).result()
 
     async def close(self) -> None:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._worker, self.client.close)
         self._worker.shutdown(wait=True)

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -48,10 +48,12 @@ from client_sdk.errors import CursorExpired, PayloadTooLarge
 from client_sdk.outbox import Outbox
 from client_sdk.records import RecordStore, ref_of
 from client_sdk.store import Store, dumps
-from client_sdk.transport import Transport
 from sync import clock
 from sync.checksum import as_hex, as_signed, scope_digest
 from sync.messages import Change, ConflictNotice, Eviction, PullPage, PullRequest, PushRequest
+
+if TYPE_CHECKING:
+    from client_sdk.transport import Transport
 
 __all__ = [
     "FULL_CHECK_EVERY_S",

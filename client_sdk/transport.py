@@ -48,6 +48,7 @@ from client_sdk.errors import (
     ServerError,
     UpgradeRequired,
 )
+from client_sdk.identity import UserInfo
 from client_sdk.secrets import Tokens, TokenStore
 from sync import codec
 from sync.messages import PROTOCOL_VERSION, PullPage, PushRequest, PushResponse
@@ -58,17 +59,6 @@ API = "/api/v1"
 MAX_MUTATIONS_HEADER = "X-Fieldline-Max-Mutations"
 """Response header of a push (and of its 413): the most mutations one push may carry."""
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-class UserInfo(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    username: str
-    full_name: str
-    role: str
-    region_id: str | None = None
-    territory_id: str | None = None
-    price_list_id: str | None = None
-    """The price list of the rep's region, when the server sends it."""
 
 
 class LoginResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -35,11 +35,32 @@ _REGISTRARS: dict[str, tuple[str, ...]] = {
 """Each area's module (imported only when needed) and the top-level commands it registers."""
 
 
+SERVER_EXTRA = "pip install 'fieldline[server]'"
+"""What installs the server's dependencies: a plain ``pip install fieldline`` is the device SDK
+and ``fieldline rep`` alone (pyproject.toml)."""
+
+
+class ServerNotInstalled(Exception):
+    """A server command run where only the SDK is installed."""
+
+
 def _registrars(command: str | None = None) -> list[Registrar]:
     """The ``register`` functions to call: only the area owning ``command``, or every area when
-    no area claims it (``--help``, a typo) so the parser can list them all."""
+    no area claims it (``--help``, a typo) so the parser can list them all. Where only the SDK
+    is installed, the server's areas are left out of a listing, and naming one of their
+    commands says what to install."""
     modules = [m for m, commands in _REGISTRARS.items() if command in commands] or list(_REGISTRARS)
-    return [importlib.import_module(module).register for module in modules]
+    found = []
+    for module in modules:
+        try:
+            found.append(importlib.import_module(module).register)
+        except ModuleNotFoundError as exc:
+            if module.startswith("server.") and exc.name not in (None, module):
+                if command in _REGISTRARS[module]:
+                    raise ServerNotInstalled(command) from exc
+                continue
+            raise
+    return found
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
@@ -210,18 +231,37 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_chosen_command(argv))
+    command = _chosen_command(argv)
+    try:
+        parser = build_parser(command)
+    except ServerNotInstalled:
+        return _needs_server(command)
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        # A third-party module missing under a server command: the SDK-only installation.
+        own = exc.name is None or exc.name.split(".")[0] in ("server", "client_sdk", "sync")
+        if command not in _REGISTRARS["client_sdk.cli"] and not own:
+            return _needs_server(command)
+        raise
     except Exception as exc:
         if _is_settings_error(exc):
             print(f"fieldline: {exc}", file=sys.stderr)
             return 2
         raise
     return result
+
+
+def _needs_server(command: str | None) -> int:
+    print(
+        f"fieldline: `{command}` runs the server, whose dependencies are not installed here "
+        f"(this installation is the device SDK). Install them with: {SERVER_EXTRA}",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _is_settings_error(exc: BaseException) -> bool:

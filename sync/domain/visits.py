@@ -43,8 +43,6 @@ from datetime import datetime
 from itertools import pairwise
 from types import MappingProxyType
 
-from geopy.distance import geodesic  # type: ignore[import-untyped]
-
 __all__ = [
     "FLAGS",
     "FLAG_WEIGHTS",
@@ -91,6 +89,10 @@ class Verification:
 
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Geodesic distance in metres between two (lat, lon) points."""
+    # Imported here: geopy loads a geodesic library that a device not measuring a visit (a
+    # status read, the rep command line) should not wait for.
+    from geopy.distance import geodesic  # type: ignore[import-untyped]
+
     return float(geodesic(a, b).meters)
 
 
