@@ -45,12 +45,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from client_sdk.errors import CursorExpired, PayloadTooLarge
-from client_sdk.outbox import Outbox
+from client_sdk.outbox import Outbox, PendingMutation
 from client_sdk.records import RecordStore, ref_of
 from client_sdk.store import Store, dumps
 from sync import clock
 from sync.checksum import as_hex, as_signed, scope_digest
-from sync.messages import Change, ConflictNotice, Eviction, PullPage, PullRequest, PushRequest
+from sync.messages import (
+    Change,
+    ConflictNotice,
+    Eviction,
+    PullPage,
+    PullRequest,
+    PushRequest,
+    PushResponse,
+)
 
 if TYPE_CHECKING:
     from client_sdk.transport import Transport
@@ -150,54 +158,73 @@ class SyncEngine:
     ) -> tuple[int, PullPage | None]:
         """Push every pending batch. The last one also asks for the first pull page when the
         server takes that (one round trip for a small sync); returns the last seq pushed and
-        that page, if it came."""
+        that page, if it came.
+
+        The two sides overlap: as soon as batch n's answer is in, batch n+1 goes out, and this
+        device records n's answer while the server applies n+1. Batches still reach the server
+        one at a time and in order (n+1 leaves only after n is answered, so n is committed);
+        if recording an answer fails, the batch in flight is waited for and its answer dropped,
+        and the next sync sends it again (the server answers a resent seq with its first answer).
+        """
         device_id = str(self.store.get_meta("device_id"))
         said = self.store.get_meta("push_gzip")
         if said == "refused":
             self.transport.gzip_push, self.transport.gzip_refused = False, True
         elif said:
             self.transport.gzip_push = True
+        wire = ThreadPoolExecutor(1, thread_name_prefix="fieldline-push")
+        try:
+            return self._push_batches(device_id, report, progress, wire)
+        finally:
+            wire.shutdown(wait=True, cancel_futures=True)
+
+    def _push_batches(
+        self,
+        device_id: str,
+        report: SyncReport,
+        progress: ProgressCallback | None,
+        wire: ThreadPoolExecutor,
+    ) -> tuple[int, PullPage | None]:
         halved: int | None = None
         after = 0
+        current = self._prepare(device_id, after, halved)
+        if current is None:
+            return after, None
+        inflight = self._send(current, wire)
         while True:
-            ceiling = self._ceiling(halved)
-            batch_size = self.batch_size if ceiling is None else min(self.batch_size, ceiling)
-            batch = self.outbox.next_batch(batch_size, after_seq=after, ceiling=ceiling)
-            if not batch:
-                return after, None
-            server_pulls = bool(self.store.get_meta("server_pulls"))
-            ask = server_pulls and not self.outbox.next_batch(1, after_seq=batch[-1].seq)
-            request = PushRequest(
-                device_id=device_id,
-                mutations=[m.message() for m in batch],
-                hlc=self.store.get_meta("hlc"),
-                pending=self.outbox.pending_count(),
-                oldest_pending_at=self.outbox.oldest_pending_at(),
-                pull=self._pull_request() if ask else None,
-            )
-            self.store.make_durable()
-            self.step("push:before")
+            batch, request = current
             try:
-                response = self.transport.push(request)
+                response = inflight.result()
             except PayloadTooLarge:
                 self._learn_limit()
                 if len({m.tx for m in batch}) <= 1:
                     raise
                 halved = max(1, len(batch) // 2)
+                current = self._prepare(device_id, after, halved)
+                assert current is not None  # the batch that was too large is still pending
+                inflight = self._send(current, wire)
                 continue
             self.step("push:received")
+            done = after_this = batch[-1].seq
+            page = response.page if request.pull is not None else None
+            following = None
+            if page is None:
+                self._learn_limit()  # sizes the next batch within what this answer said
+                following = self._prepare(device_id, after_this, halved)
+                if following is not None:
+                    inflight = self._send(following, wire)
             with self.store.atomic():
                 self._learn_limit()
                 answered = self.outbox.answer(response.results)
                 self._observe_clock(response.server_hlc)
-                if server_pulls != response.pulls:
+                if bool(self.store.get_meta("server_pulls")) != response.pulls:
                     self.store.set_meta("server_pulls", response.pulls)
             self.step("push:answered")
             report.pushed += len(batch)
             report.applied += answered.applied
             report.merged += answered.merged
             report.rejected += answered.rejected
-            after = batch[-1].seq
+            after = done
             if progress is not None:
                 progress(
                     Progress(
@@ -208,8 +235,39 @@ class SyncEngine:
                         pending=self.outbox.pending_count(),
                     )
                 )
-            if request.pull is not None and response.page is not None:
-                return after, response.page
+            if page is not None:
+                return after, page
+            if following is None:
+                return after, None
+            current = following
+
+    def _prepare(
+        self, device_id: str, after: int, halved: int | None
+    ) -> tuple[list[PendingMutation], PushRequest] | None:
+        """The next batch after ``after`` and its request, or None when nothing is pending."""
+        ceiling = self._ceiling(halved)
+        batch_size = self.batch_size if ceiling is None else min(self.batch_size, ceiling)
+        batch = self.outbox.next_batch(batch_size, after_seq=after, ceiling=ceiling)
+        if not batch:
+            return None
+        server_pulls = bool(self.store.get_meta("server_pulls"))
+        ask = server_pulls and not self.outbox.next_batch(1, after_seq=batch[-1].seq)
+        request = PushRequest(
+            device_id=device_id,
+            mutations=[m.message() for m in batch],
+            hlc=self.store.get_meta("hlc"),
+            pending=self.outbox.pending_count(),
+            oldest_pending_at=self.outbox.oldest_pending_at(),
+            pull=self._pull_request() if ask else None,
+        )
+        return batch, request
+
+    def _send(
+        self, prepared: tuple[list[PendingMutation], PushRequest], wire: ThreadPoolExecutor
+    ) -> Future[PushResponse]:
+        self.store.make_durable()
+        self.step("push:before")
+        return wire.submit(self.transport.push, prepared[1])
 
     def _ceiling(self, halved: int | None) -> int | None:
         """The most mutations the next batch may hold: the server's last stated limit, and
