@@ -1,10 +1,11 @@
 """The real workload: the demo world, a real server process, and a crowd of real SDK tablets.
 
-    python -m bench.real_workload [--database-url postgresql+asyncpg://…] [--quick] [--devices N]
+    python -m bench.real_workload [--database-url postgresql+asyncpg://…] [--quick] [--devices N …]
 
 The demo data set is loaded into a fresh store (a temporary SQLite file, or the empty
 PostgreSQL database ``--database-url`` names) at scale 1 (``--quick``: 0.1). A server process
-runs on it. N tablets (default 100, ``--quick`` 20), spread round-robin over the demo reps, each
+runs on it. Crowds of N tablets (default 100, then 500; ``--quick`` 20, then 40), spread
+round-robin over the demo reps, each
 a ``client_sdk.FieldClient`` with a SQLite store of its own, log in with the demo password and
 bootstrap. Then each tablet lives a field day through the SDK's verbs only, offline, and all
 tablets sync at once; then all sync once more with nothing changed.
@@ -209,7 +210,12 @@ def _stops(tablet: Tablet, rng: random.Random) -> list[tuple[str | None, Record]
     the rep's planned route (tablets of one rep take turns, so no two check in to the same
     visit), topped up with unplanned visits to accounts of the territory."""
     client = tablet.client
-    route = [s for s in client.route() if s.account is not None and s.account.get("lat")]
+    # Only stops still planned: a crowd after another finds some of the day's visits done.
+    route = [
+        s
+        for s in client.route()
+        if s.account is not None and s.account.get("lat") and s.visit.get("status") == "planned"
+    ]
     mine = route[tablet.index :: tablet.of][:VISITS_PER_DEVICE]
     stops: list[tuple[str | None, Record]] = [(s.visit.id, s.account) for s in mine if s.account]
     placed = [a for a in client.accounts() if a.get("lat") is not None]
@@ -360,7 +366,7 @@ def burst_figures(burst: Burst) -> dict[str, Any]:
 
 
 # Running it ---------------------------------------------------------------------------------------
-def run(database_url: str | None, scale: float, devices: int) -> dict[str, Any]:
+def run(database_url: str | None, scale: float, crowds: list[int]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fieldline-real-") as tmp:
         workdir = Path(tmp)
         # The named (empty) PostgreSQL database, or a new SQLite file.
@@ -368,43 +374,59 @@ def run(database_url: str | None, scale: float, devices: int) -> dict[str, Any]:
         started = time.perf_counter()
         reps = load_world(url, scale)
         load_s = time.perf_counter() - started
+        results = {}
         with MeteredServer(url, env={"FIELDLINE_SECRET_KEY": SECRET}) as server:
-            tablets = open_tablets(workdir, server.url, reps, devices)
-            try:
-                bootstrap = login_and_bootstrap(tablets)
-                for tablet in tablets:
-                    field_day(tablet)
-                day = sync_all(tablets, server)
-                # Tablets that synced early missed what later ones pushed: one untimed round
-                # brings every tablet level, so the empty sync below really has nothing to do.
-                catch_up = sync_all(tablets, server)
-                empty = sync_all(tablets, server)
-                alone = sync_alone(tablets[0])
-            finally:
-                for tablet in tablets:
-                    tablet.close()
+            for devices in crowds:
+                # Each crowd is new tablets on the same server, after the crowds before it:
+                # their field day plans around what the day already holds.
+                results[str(devices)] = _crowd(server, workdir / f"crowd-{devices}", reps, devices)
             peak = server.peak_rss
-    refused = [r for t in tablets for r in t.refused_on_device]
     return {
         "store": "postgresql" if database_url else "sqlite",
         "workload": (
             f"demo world (seed {DEMO_SEED}, scale {scale}, {len(reps)} reps) loaded in "
-            f"{load_s:.1f} s; one server process; {devices} client_sdk FieldClient tablets "
-            "dealt round-robin over the reps, each with its own SQLite store. Bootstrap: login "
+            f"{load_s:.1f} s; one server process; crowds of {crowds} client_sdk FieldClient "
+            "tablets, one crowd after the other on the same server, each dealt round-robin "
+            "over the reps, each tablet with its own SQLite store. Bootstrap: login "
             f"+ first sync, {SETUP_CONCURRENCY} tablets at a time. Field day per tablet, "
             f"offline through the SDK verbs: {VISITS_PER_DEVICE} visits (its share of the "
             "rep's planned route, else unplanned visits to territory accounts) each checked in "
             "with GPS within ~20 m of the account, a visit note and a check-out; one submitted "
             f"order of {ORDER_LINES} lines from the cached catalogue; one ticket with one "
-            "comment; one account phone edit. Then every tablet syncs at once (threads "
-            "released by a barrier); one untimed catch-up round (all at once) so every tablet "
-            "holds what the others pushed; then all at once again with nothing changed (empty "
-            "sync), and one tablet's empty sync alone. "
+            "comment; one account phone edit. Then every tablet of the crowd syncs at once "
+            "(threads released by a barrier); one untimed catch-up round (all at once) so every "
+            "tablet holds what the others pushed; then all at once again with nothing changed "
+            "(empty sync), and one tablet's empty sync alone. "
             "Latencies are client-side wall time of FieldClient.sync() (SDK retries included; "
             "server_5xx_or_429_answers counts them). Wire bytes are HTTP bodies as sent "
             "(compressed responses before decompression; headers excluded). Server CPU is "
-            "user+system of the server process (psutil) across the burst."
+            "user+system of the server process (psutil) across the burst. The tablets run as "
+            "threads of one client process on the same machine as the server."
         ),
+        "crowds": results,
+        "server_peak_rss_mb": round(peak / 2**20, 1),
+        "server_peak_rss_covers": "logins, bootstraps, every sync of every crowd (not the load)",
+    }
+
+
+def _crowd(server: MeteredServer, workdir: Path, reps: list[str], devices: int) -> dict[str, Any]:
+    workdir.mkdir(parents=True)
+    tablets = open_tablets(workdir, server.url, reps, devices)
+    try:
+        bootstrap = login_and_bootstrap(tablets)
+        for tablet in tablets:
+            field_day(tablet)
+        day = sync_all(tablets, server)
+        # Tablets that synced early missed what later ones pushed: one untimed round
+        # brings every tablet level, so the empty sync below really has nothing to do.
+        catch_up = sync_all(tablets, server)
+        empty = sync_all(tablets, server)
+        alone = sync_alone(tablets[0])
+    finally:
+        for tablet in tablets:
+            tablet.close()
+    refused = [r for t in tablets for r in t.refused_on_device]
+    return {
         "bootstrap": bootstrap,
         "field_day_sync": burst_figures(day),
         "catch_up_records_pulled": sum(r.pulled for r in catch_up.reports),
@@ -413,20 +435,20 @@ def run(database_url: str | None, scale: float, devices: int) -> dict[str, Any]:
         "visits_unplanned": sum(t.unplanned_visits for t in tablets),
         "refused_on_device": len(refused),
         "first_refused_on_device": refused[0] if refused else None,
-        "server_peak_rss_mb": round(peak / 2**20, 1),
-        "server_peak_rss_covers": "logins, bootstraps, every sync (not the demo load)",
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.real_workload")
     parser.add_argument("--database-url", help="PostgreSQL URL of an empty database")
-    parser.add_argument("--quick", action="store_true", help="scale 0.1 and 20 tablets")
-    parser.add_argument("--devices", type=int, help="tablets (default 100; --quick 20)")
+    parser.add_argument("--quick", action="store_true", help="scale 0.1, crowds of 20 and 40")
+    parser.add_argument(
+        "--devices", type=int, nargs="+", help="crowd sizes (default 100 500; --quick 20 40)"
+    )
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
-    devices = args.devices or (20 if args.quick else 100)
-    print(json.dumps(run(args.database_url, scale, devices), indent=2))
+    crowds = args.devices or ([20, 40] if args.quick else [100, 500])
+    print(json.dumps(run(args.database_url, scale, crowds), indent=2))
 
 
 if __name__ == "__main__":
