@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 
-BENCHES = ("sync_bench", "client_bench", "leads_bench", "forecast_bench", "real_workload")
+BENCHES = (
+    "sync_bench",
+    "client_bench",
+    "leads_bench",
+    "forecast_bench",
+    "real_workload",
+    "peer_compare",
+)
+PEER_ENV = "FIELDLINE_PEER_DIR"
+"""A copy of the PouchDB harness with its node_modules installed (bench/peer_compare.py)."""
 
 
 def main() -> int:
@@ -30,6 +40,11 @@ def main() -> int:
         command = [sys.executable, "-m", f"bench.{name}"]
         if name == "sync_bench" and args.database_url:
             command += ["--database-url", args.database_url]
+        if name == "peer_compare":
+            if not os.environ.get(PEER_ENV):
+                report[name] = {"skipped": f"set {PEER_ENV} to an installed PouchDB harness"}
+                continue
+            command += ["--peer", os.environ[PEER_ENV]]
         print(f"running {name}…", file=sys.stderr)
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
