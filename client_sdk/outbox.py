@@ -302,15 +302,17 @@ class Outbox:
         counts = Answered()
         now = datetime.now(UTC).isoformat()
         with self.store.atomic():
-            rows: list[tuple[Result, sqlite3.Row | None]] = [
-                (
-                    result,
-                    self.store.one(
-                        "SELECT * FROM outbox WHERE seq = ? AND state = 'pending'", (result.seq,)
-                    ),
-                )
-                for result in results
-            ]
+            held: dict[int, sqlite3.Row] = {}
+            seqs = [result.seq for result in results]
+            for start in range(0, len(seqs), 500):
+                chunk = seqs[start : start + 500]
+                for found in self.store.all(
+                    "SELECT * FROM outbox WHERE state = 'pending' AND seq IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    tuple(chunk),
+                ):
+                    held[found["seq"]] = found
+            rows = [(result, held.get(result.seq)) for result in results]
             # How many answers name each record at each version: the server answers every
             # mutation of a record in a batch with the record's version after the batch.
             at_version: Counter[tuple[str, str, int]] = Counter(
