@@ -43,6 +43,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 8 * 1024 * 1024
     login_max_failures: int = 5
     login_window_s: int = 15 * 60
+    locale: str = "en"
+    """How the manager pages write numbers, money and dates: ``en`` or ``de-DE`` (any locale
+    Babel knows); what a manager types into a form is read the same way."""
+    timezone: str = ""
+    """The time zone of the manager pages (days, months, "to date"); empty: each region's own
+    (the demo's regions: Europe/Berlin)."""
+    offline_after_h: int = 48
+    """A rep whose devices have not synced for this long is flagged on the devices page."""
     sync_retention_days: int = 45
     """How long the change log keeps history; a device offline longer re-bootstraps (HTTP 410)."""
     sync_page_size: int = 1000
