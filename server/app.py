@@ -128,6 +128,9 @@ def create_app(
             ),
         ),
         debug=False,
+        # Litestar's default config would install its own plain-text root handler over the one
+        # JSON configuration (server/logging.py); errors are logged by server/problems.py.
+        logging_config=None,
     )
     app.state.settings = settings
     return app

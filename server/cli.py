@@ -98,9 +98,11 @@ KEEP_ALIVE_S = 75
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
     import uvicorn
 
+    from server import __version__
     from server.app import create_app
 
     settings = _settings(args)
@@ -118,12 +120,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             return 2
     app = create_app(settings)
     _tune_gc()
-    print(f"Fieldline serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    # A log line, not a print: everything the process writes is JSON (server/logging.py).
+    logging.getLogger("fieldline.serve").info(
+        f"Fieldline serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)",
+        extra={"fields": {"host": host, "port": port, "version": __version__}},
+    )
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level="warning",
+        # uvicorn's records propagate to the one JSON handler create_app configured; its own
+        # plain-text handlers are never installed.
+        log_config=None,
         access_log=False,
         workers=None,
         timeout_graceful_shutdown=5,
@@ -167,8 +176,10 @@ async def _missing_migrations(url: str) -> set[str]:
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from server.db.migrate import upgrade
+    from server.logging import configure_logging
 
     settings = _settings(args)
+    configure_logging(settings.log_level)  # Alembic's lines as JSON, like the server's
     upgrade(settings.database_url)
     print(f"database migrated: {_safe_url(settings.database_url)}")
     return 0
