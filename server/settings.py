@@ -81,6 +81,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Addresses or networks (comma-separated, e.g. ``172.28.0.10, 10.0.0.0/8``) of the proxies
     whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed. Default: none, so the
     client address is the TCP peer's and no header can change it (server/edge.py)."""
+    cors_origins: str = ""
+    """Browser origins (comma-separated, e.g. ``https://crm.example.com``) allowed to call the
+    API cross-origin. Default: none: no CORS headers, so browsers keep other sites out."""
+    metrics_token: str | None = None
+    """When set, ``/metrics`` answers only ``Authorization: Bearer <token>``; unset, it answers
+    only callers on the loopback interface (a scraper on the same host)."""
+    hsts_max_age_s: int = 365 * 24 * 3600
+    """``Strict-Transport-Security`` max-age on responses to https requests; 0 sends none."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -118,6 +126,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [part for part in self.cors_origins.replace(" ", ",").split(",") if part]
 
     @property
     def is_sqlite(self) -> bool:
