@@ -15,19 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from server.forecasting.accuracy import Metrics, Scored, metrics
-from server.forecasting.ets import forecast_many, mase_scale
+from server.forecasting.runrate import forecast_many, mase_scale
 
 __all__ = ["DEFAULT_METHODS", "BacktestResult", "MethodScore", "rolling_origin"]
 
 DEFAULT_METHODS: tuple[str, ...] = (
     "auto",
-    "ets_ann",
-    "ets_aadn",
-    "ets_ana",
-    "ets_aaa",
-    "croston",
-    "naive",
-    "mean",
+    "ets",
+    "theta",
+    "arima",
+    "combination",
     "seasonal_naive",
 )
 

@@ -14,10 +14,10 @@ from rich.table import Table
 from server.db.base import utcnow
 from server.db.engine import create_engine, create_sessionmaker
 from server.forecasting.backtest import DEFAULT_METHODS, BacktestResult, rolling_origin
-from server.forecasting.ets import METHODS
 from server.forecasting.inputs import load_hierarchy, load_sales
 from server.forecasting.periods import GRANULARITIES, period_of
 from server.forecasting.reconcile import aggregate
+from server.forecasting.runrate import FORCEABLE
 from server.forecasting.service import HISTORY_LENGTH, HORIZON, RunSummary, recompute
 from server.forecasting.synthetic import monthly_histories
 from server.settings import Settings
@@ -149,7 +149,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         months = max((v.size for v in series["company"].values()), default=0)
         source = f"database ({months} months of accepted orders)"
     methods = tuple(args.methods.split(",")) if args.methods else DEFAULT_METHODS
-    unknown = [m for m in methods if m != "auto" and m not in METHODS]
+    unknown = [m for m in methods if m != "auto" and m not in FORCEABLE]
     if unknown:
         print(f"fieldline forecast backtest: unknown method(s): {', '.join(unknown)}")
         return 2

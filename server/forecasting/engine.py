@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from server.forecasting.blend import blend
-from server.forecasting.ets import Z80, SeriesForecast, forecast_many
 from server.forecasting.inputs import Hierarchy, Key, Opportunities, Sales
 from server.forecasting.periods import add_periods, periods_between, season_length
 from server.forecasting.pipeline import (
@@ -24,10 +23,11 @@ from server.forecasting.pipeline import (
     pipeline_by_period,
 )
 from server.forecasting.reconcile import aggregate, reconcile
+from server.forecasting.runrate import Z80, SeriesForecast, forecast_many
 
 __all__ = ["ALGORITHM_VERSION", "Computed", "Outcome", "compute", "history_hash"]
 
-ALGORITHM_VERSION = "1"
+ALGORITHM_VERSION = "2"
 """Part of every series hash: bump it when the run-rate methods change, to refit everything."""
 
 

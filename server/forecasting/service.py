@@ -23,7 +23,6 @@ from server.auth.principal import Principal
 from server.db.base import utcnow
 from server.errors import BadRequest, Forbidden, NotFound
 from server.forecasting.engine import ALGORITHM_VERSION, Computed, compute
-from server.forecasting.ets import SeriesForecast
 from server.forecasting.inputs import (
     Hierarchy,
     Key,
@@ -48,6 +47,7 @@ from server.forecasting.periods import (
     period_of,
     periods_between,
 )
+from server.forecasting.runrate import SeriesForecast
 from sync.ids import new_id
 
 __all__ = [
