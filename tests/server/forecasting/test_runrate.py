@@ -12,6 +12,7 @@ import pytest
 from server.forecasting.runrate import (
     CANDIDATES,
     SeriesForecast,
+    combination_weights,
     forecast_many,
     forecast_one,
 )
@@ -65,7 +66,7 @@ def test_a_seasonal_series_is_forecast_with_its_pattern_by_a_model_that_beat_sea
     t = np.arange(48)
     y = 1000 * PATTERN[t % 12] * (1 + 0.01 * t) + rng.normal(0, 15, 48)
     fc = forecast_one(y, horizon=12, season=MONTHS)
-    assert fc.method in CANDIDATES["full"]
+    assert fc.method in (*CANDIDATES["full"], "combination")
     errors = fc.params["validation_mae"]
     assert errors[fc.method] <= errors["seasonal_naive"]
     expected = 1000 * PATTERN * (1 + 0.01 * (48 + np.arange(12)))
@@ -91,7 +92,7 @@ def test_a_model_never_beats_seasonal_naive_only_on_paper() -> None:
 def test_an_intermittent_series_gets_an_intermittent_demand_method() -> None:
     y = [0, 0, 6, 0, 0, 0, 6, 0, 0, 6, 0, 0, 0, 6, 0, 0, 6, 0, 0, 0, 6, 0, 0, 6]
     fc = forecast_one(y, horizon=3, season=MONTHS)
-    assert fc.method in CANDIDATES["croston"] + ("naive",)
+    assert fc.method in ("croston", "seasonal_naive", "naive")
     _sane(fc, 3)
 
 
@@ -164,6 +165,20 @@ def test_many_series_in_processes_give_the_same_forecasts_as_one_by_one() -> Non
 def test_a_fit_survives_its_round_trip_through_the_series_cache() -> None:
     fc = forecast_one(np.tile(1000 * PATTERN, 3) + np.arange(36), horizon=6, season=MONTHS)
     assert SeriesForecast.from_json(fc.to_json()) == fc
+
+
+def test_the_combination_weighs_each_model_by_its_validation_error() -> None:
+    weights = combination_weights([10.0, 20.0, 10.0])
+    assert weights == pytest.approx([4 / 9, 1 / 9, 4 / 9])
+    assert combination_weights([5.0, 5.0, 5.0]) == pytest.approx([1 / 3] * 3)
+
+
+def test_a_forecast_records_what_chose_it() -> None:
+    rng = np.random.default_rng(9)
+    t = np.arange(48)
+    fc = forecast_one(500 * PATTERN[t % 12] + rng.normal(0, 20, 48), horizon=6, season=MONTHS)
+    assert set(fc.params["validation_mae"]) >= {"seasonal_naive", fc.method}
+    assert sum(fc.params["weights"].values()) == pytest.approx(1.0, abs=0.01)
 
 
 def test_an_unknown_method_is_refused() -> None:
