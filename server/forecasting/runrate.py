@@ -98,7 +98,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("every period the same value", "constant"),
     (
         f"at least {int(_INTERMITTENT_ZERO_SHARE * 100)}% of periods are zero",
-        "croston, or (seasonal) naive where it did better in validation",
+        "croston or (seasonal) naive, whichever did better in validation",
     ),
     (
         "shorter than two seasons",
