@@ -19,6 +19,7 @@ from server.forecasting.pipeline import (
     ClosedOutcome,
     PipelinePeriod,
     WinRates,
+    amount_bands,
     learn_win_rates,
     pipeline_by_period,
 )
@@ -212,12 +213,13 @@ def _win_rates(tree: Hierarchy, opportunities: Opportunities) -> dict[str | None
         region = tree.region_of.get(("rep", owner))
         by_region[region].extend(outcomes)
         everything.extend(outcomes)
+    bands = amount_bands(o.amount for o in everything)
     rates: dict[str | None, WinRates] = {
-        key[1]: learn_win_rates(by_region.get(key[1], []))
+        key[1]: learn_win_rates(by_region.get(key[1], []), bands=bands)
         for key in tree.parents
         if key[0] == "region"
     }
-    rates[None] = learn_win_rates(everything)
+    rates[None] = learn_win_rates(everything, bands=bands)
     return rates
 
 

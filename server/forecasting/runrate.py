@@ -39,6 +39,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -583,9 +584,22 @@ def forecast_many(
         return _forecast_batch(arrays, horizon, season, method)
     size = max(8, math.ceil(len(arrays) / (workers * 4)))
     batches = [arrays[i : i + size] for i in range(0, len(arrays), size)]
-    pool = _pool(workers)
-    futures = [pool.submit(_forecast_batch, b, horizon, season, method) for b in batches]
     out: list[SeriesForecast] = []
-    for future in futures:
-        out.extend(future.result())
+    try:
+        pool = _pool(workers)
+        futures = [pool.submit(_forecast_batch, b, horizon, season, method) for b in batches]
+        for future in futures:
+            out.extend(future.result())
+    except (BrokenProcessPool, OSError, RuntimeError):
+        # A pool that cannot start (no forkserver, a sandbox without semaphores) or that lost
+        # a worker must not lose the recompute: the same work runs in this process.
+        _reset_pool()
+        return _forecast_batch(arrays, horizon, season, method)
     return out
+
+
+def _reset_pool() -> None:
+    global _POOL, _POOL_WORKERS
+    if _POOL is not None:
+        _POOL.shutdown(wait=False, cancel_futures=True)
+    _POOL, _POOL_WORKERS = None, 0
