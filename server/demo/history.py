@@ -1,4 +1,4 @@
-"""Two years of activity for the demo world: orders with seasonality, growth and rep-to-rep
+"""Four years of activity for the demo world: orders with seasonality, growth and rep-to-rep
 variation; the opportunity pipeline with its won/lost history; tickets in every state with their
 comment threads; completed visits with GPS check-ins and today's planned routes."""
 
@@ -20,7 +20,8 @@ from sync.domain.visits import Fix, verify_visit
 
 __all__ = ["SEASONALITY", "build_history"]
 
-HISTORY_MONTHS = 24
+HISTORY_MONTHS = 48
+"""Four years: the 48 months a monthly forecast fits on, so every model runs on the demo."""
 ORDERS_PER_REP_MONTH = 12.0
 ANNUAL_GROWTH = 0.09
 SEASONALITY = {
