@@ -214,12 +214,16 @@ def _win_rates(tree: Hierarchy, opportunities: Opportunities) -> dict[str | None
         by_region[region].extend(outcomes)
         everything.extend(outcomes)
     bands = amount_bands(o.amount for o in everything)
+    company = learn_win_rates(everything, bands=bands)
+    # A region with few closed deals leans on the company's rate, not on a fixed default.
     rates: dict[str | None, WinRates] = {
-        key[1]: learn_win_rates(by_region.get(key[1], []), bands=bands)
+        key[1]: learn_win_rates(
+            by_region.get(key[1], []), bands=bands, prior_rate=company.overall.rate
+        )
         for key in tree.parents
         if key[0] == "region"
     }
-    rates[None] = learn_win_rates(everything, bands=bands)
+    rates[None] = company
     return rates
 
 

@@ -4,8 +4,9 @@ thin.
 
 Win rates (Beta–binomial, in three nested steps, each shrunk toward the one before):
 
-1. The region's overall win rate: ``(won + k·r₀) / (closed + k)`` with the company-wide prior
-   rate ``r₀`` (``PRIOR_WIN_RATE``) worth ``k`` (``PRIOR_STRENGTH``) pseudo-opportunities.
+1. The company's overall win rate: ``(won + k·r₀) / (closed + k)`` with the prior rate ``r₀``
+   (``PRIOR_WIN_RATE``) worth ``k`` (``PRIOR_STRENGTH``) pseudo-opportunities; each region's
+   the same, shrunk toward the company's rate instead of ``r₀``.
 2. Each stage's prior mean is the default stage rate (``STAGE_PRIOR``) moved by the region's
    odds ratio against ``r₀`` (in log-odds, so a region that wins often moves a 65 % stage to 81 %,
    not past 100 %), then ``(won_s + k·prior_s) / (closed_s + k)`` over the closed opportunities
@@ -168,6 +169,9 @@ def learn_win_rates(
     strength: float = PRIOR_STRENGTH,
     bands: Sequence[float] = (),
 ) -> WinRates:
+    """``prior_rate``: what the overall rate is shrunk toward (a region: the company's learned
+    rate; the company: ``PRIOR_WIN_RATE``). The stage defaults are relative to
+    ``PRIOR_WIN_RATE`` and move by the odds ratio of the learned overall rate to it."""
     prior = prior or STAGE_PRIOR
     items = list(outcomes)
     closed = len(items)
@@ -177,7 +181,7 @@ def learn_win_rates(
     for stage, base in prior.items():
         seen = [o for o in items if stage in o.stages_seen]
         stage_won = sum(int(o.won) for o in seen)
-        mean = _shift(base, prior_rate, overall)
+        mean = _shift(base, PRIOR_WIN_RATE, overall)
         rate = (stage_won + strength * mean) / (len(seen) + strength)
         stages[stage] = StageRate(rate=rate, closed=len(seen), won=stage_won)
     band_overall: list[StageRate] = []
@@ -237,8 +241,12 @@ def calibration(
     for month in sorted(by_month):
         if len(everything) >= warm_up:
             bands = amount_bands(o.amount for o in everything)
-            rates = {r: learn_win_rates(v, bands=bands) for r, v in history.items()}
-            fallback = learn_win_rates([], bands=bands)
+            company = learn_win_rates(everything, bands=bands)
+            rates = {
+                r: learn_win_rates(v, bands=bands, prior_rate=company.overall.rate)
+                for r, v in history.items()
+            }
+            fallback = company
             seen = sum(o.won for o in everything) / len(everything)
             for region, outcome in by_month[month]:
                 stage = max(outcome.stages_seen, key=OPEN_STAGES.index, default=None)

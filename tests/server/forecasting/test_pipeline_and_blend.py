@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import date
 
 import pytest
@@ -68,20 +69,23 @@ def test_deals_in_an_amount_band_that_wins_less_get_a_lower_rate() -> None:
 
 
 def test_calibration_scores_each_month_from_earlier_months_only() -> None:
+    rng = random.Random(4)
     outcomes = [
         ClosedOutcome(
-            won=i % 4 == 0,
-            amount=1000.0 * (1 + i % 7),
-            closed_on=date(2024, 1 + i % 12, 1 + i % 27),
+            won=rng.random() < 0.25,
+            amount=rng.lognormvariate(9.0, 0.8),
+            closed_on=date(2024, rng.randint(1, 12), rng.randint(1, 28)),
         )
-        for i in range(240)
+        for _ in range(400)
     ]
     result = calibration({"north": outcomes[::2], "south": outcomes[1::2]})
-    assert result.deals > 200
+    january = sum(o.closed_on is not None and o.closed_on.month == 1 for o in outcomes)
+    assert result.deals == len(outcomes) - january  # the first month has nothing to learn from
     assert result.brier is not None and 0.0 < result.brier < 0.25
     assert sum(d["deals"] for d in result.deciles) == result.deals
-    # The learned rates land near the true 25 %.
-    assert 0.15 < sum(d["predicted"] * d["deals"] for d in result.deciles) / result.deals < 0.35
+    # The learned rates land near the true 25 %, none of them anywhere near certain.
+    assert 0.18 < sum(d["predicted"] * d["deals"] for d in result.deciles) / result.deals < 0.32
+    assert max(d["predicted"] for d in result.deciles) < 0.5
 
 
 def test_deals_seen_at_a_stage_teach_that_stage_its_rate() -> None:
