@@ -9,8 +9,8 @@ from jinja2 import Environment
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
-from server.forecasting.ets import METHODS
 from server.forecasting.periods import period_label
+from server.forecasting.runrate import METHODS
 
 __all__ = ["STATIC_DIR", "TEMPLATE_DIR", "template_config"]
 
