@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.auth.models import Device
 from server.sync.models import ConflictRecord, DeviceSyncState, QuarantinedMutation
 from tests.seed import PASSWORD, World, run_db
 from tests.server.forecasting.world import forecast_world
@@ -53,13 +55,57 @@ def test_a_wrong_password_shows_the_form_again(client: TestClient[Litestar], sto
     assert "fieldline_session" not in r.headers.get("set-cookie", "")
 
 
-def test_a_rep_gets_the_403_page(client: TestClient[Litestar], store: Store) -> None:
-    forecast_world(store.url)
-    _sign_in(client, "rep_n1")
-    r = client.get("/manager")
+def _devices_of(url: str, user_id: str) -> list[str]:
+    async def read(session: AsyncSession) -> list[str]:
+        rows = await session.execute(select(Device.name).where(Device.user_id == user_id))
+        return list(rows.scalars())
+
+    return run_db(url, read)
+
+
+def test_a_rep_is_refused_at_sign_in_before_any_session_or_device_exists(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = forecast_world(store.url)
+    r = client.post(
+        "/manager/login",
+        data={"username": "rep_n1", "password": PASSWORD},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
     assert "text/html" in r.headers["content-type"]
     assert "Not for your role" in r.text
+    assert "fieldline_session" not in r.headers.get("set-cookie", "")
+    assert "fieldline_refresh" not in r.headers.get("set-cookie", "")
+    assert _devices_of(store.url, world.user("rep_n1")) == []
+
+
+def test_a_managers_sign_ins_reuse_one_web_device(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = forecast_world(store.url)
+    for _ in range(3):
+        _sign_in(client, "mgr_north")
+        client.post("/manager/logout", follow_redirects=False)
+    assert _devices_of(store.url, world.user("mgr_north")) == ["manager-web"]
+
+
+def test_a_second_browser_signed_in_at_once_gets_its_own_device(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    """One device keeps one refresh token: two browsers sharing it would end each other's
+    sessions at their next refresh (taken for a stolen token)."""
+    world = forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    desk = dict(client.cookies)
+    client.cookies.clear()
+    _sign_in(client, "mgr_north")  # the phone: a browser with no cookie of the desk's
+    phone = dict(client.cookies)
+    for jar in (desk, phone):
+        client.cookies.clear()
+        client.cookies.update(jar)
+        assert client.get("/manager", follow_redirects=False).status_code == 200
+    assert _devices_of(store.url, world.user("mgr_north")) == ["manager-web", "manager-web"]
 
 
 def test_the_overview_shows_the_managers_region_with_chart_categories_and_reps(
