@@ -394,13 +394,34 @@ class ManagerController(Controller):
 
     @get("/sync", opt={"public": True})
     async def sync_health(
-        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        region: str | None = None,
+        hours: str | None = None,
     ) -> Response[Any]:
         viewer = await _viewer(request, db)
         if not isinstance(viewer, Principal):
             return viewer
-        page = await pages.sync_page(db, viewer, region)
-        return _page("sync.html", request, s=page, nav="sync")
+        settings = request.app.state.settings
+        threshold, notice = settings.offline_after_h, None
+        if hours:
+            try:
+                threshold = int(hours)
+                if not 1 <= threshold <= 24 * 60:
+                    raise ValueError(hours)
+            except ValueError:
+                threshold = settings.offline_after_h
+                notice = (
+                    f"“{hours}” is not a number of hours from 1 to 1440; showing {threshold} h."
+                )
+        if region and viewer.role is Role.ADMIN:
+            await pages.pick_region(db, viewer, region)  # an unknown region is the 404 page
+        page = await pages.sync_page(
+            db, viewer, region, now=datetime.now(UTC), threshold_h=threshold
+        )
+        fmt = await _formatter(request, db, page.region.id if page.region else viewer.region_id)
+        return _page("sync.html", request, s=page, nav="sync", fmt=fmt, notice=notice)
 
     @post("/forecasts/adjust", opt={"public": True}, status_code=303)
     async def adjust(

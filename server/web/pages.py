@@ -522,9 +522,28 @@ async def _region_win_rates(session: AsyncSession, region_id: str | None) -> dic
 
 @dataclass
 class DeviceRow:
-    state: DeviceSyncState
+    device_id: str
     device: str
     user: str
+    user_id: str
+    is_rep: bool
+    last_sync: datetime | None
+    """The device's last push or pull (its last sign-in when it never synced)."""
+    pending: int | None
+    """Unsent changes it reported at its last sync; None when it never said."""
+    oldest_pending_at: datetime | None
+    rejected: int
+    offline_s: float | None
+    flagged: bool
+
+
+@dataclass
+class OfflineRep:
+    id: str
+    name: str
+    last_sync: datetime | None
+    offline_s: float | None
+    devices: int
 
 
 @dataclass
@@ -534,17 +553,41 @@ class SyncPage:
     devices: list[DeviceRow]
     quarantined: list[tuple[QuarantinedMutation, str]]
     conflicts: list[tuple[ConflictRecord, str]]
+    offline_reps: list[OfflineRep] = field(default_factory=list)
+    threshold_h: int = 48
 
     @property
     def unsent(self) -> int:
         """Mutations the listed devices said they still held. A push need not say (``pending``
         is optional), so a device may have no count: it adds nothing."""
-        return sum(row.state.pending or 0 for row in self.devices)
+        return sum(row.pending or 0 for row in self.devices)
+
+    @property
+    def rejected(self) -> int:
+        return sum(row.rejected for row in self.devices)
 
 
-async def sync_page(session: AsyncSession, principal: Principal, region_id: str | None) -> SyncPage:
-    """Devices with unsent or refused changes, quarantined mutations and the conflict log of a
-    region (an admin may ask for all regions with no ``region_id``)."""
+_WEB_DEVICE = "manager-web"
+"""Browsers signed in to these pages: devices of a kind, but they never sync."""
+
+
+def _newest(*stamps: datetime | None) -> datetime | None:
+    present = [s for s in stamps if s is not None]
+    return max(present) if present else None
+
+
+async def sync_page(
+    session: AsyncSession,
+    principal: Principal,
+    region_id: str | None,
+    *,
+    now: datetime,
+    threshold_h: int,
+) -> SyncPage:
+    """Every device of a region with its last sync, unsent and refused changes and how long it
+    has been offline; the reps offline past ``threshold_h`` (also those whose devices never
+    reported anything, or who have none); quarantined mutations and the conflict log (an admin
+    may ask for all regions with no ``region_id``)."""
     scope: Scope | None = None
     if principal.role is Role.MANAGER or region_id:
         scope = await reports.resolve_scope(
@@ -554,18 +597,78 @@ async def sync_page(session: AsyncSession, principal: Principal, region_id: str 
     if scope is not None:
         territory_ids = select(Territory.id).where(Territory.region_id == scope.id)
         user_filter = or_(User.region_id == scope.id, User.territory_id.in_(territory_ids))
-    devices = (
-        await session.execute(
-            select(DeviceSyncState, Device.name, User.full_name)
-            .join(User, User.id == DeviceSyncState.user_id)
-            .outerjoin(Device, Device.id == DeviceSyncState.device_id)
-            .where(user_filter, or_(DeviceSyncState.pending > 0, DeviceSyncState.rejected > 0))
-            .order_by(
-                DeviceSyncState.oldest_pending_at.asc().nulls_last(), DeviceSyncState.device_id
+    users = {
+        u.id: u
+        for u in (
+            await session.execute(
+                select(User.id, User.full_name, User.role).where(user_filter, User.active)
             )
-            .limit(200)
+        ).all()
+    }
+    states = {
+        st.device_id: st
+        for st in (
+            await session.execute(
+                select(DeviceSyncState).where(DeviceSyncState.user_id.in_(list(users)))
+            )
+        ).scalars()
+    }
+    devices = {
+        d.id: d
+        for d in (
+            await session.execute(
+                select(Device).where(
+                    Device.user_id.in_(list(users)),
+                    Device.revoked_at.is_(None),
+                    Device.name != _WEB_DEVICE,
+                )
+            )
+        ).scalars()
+    }
+    threshold_s = threshold_h * 3600
+    rows: list[DeviceRow] = []
+    for device_id in set(devices) | set(states):
+        device, state = devices.get(device_id), states.get(device_id)
+        user_id = device.user_id if device else state.user_id if state else ""
+        user = users.get(user_id)
+        if user is None:
+            continue
+        last = _newest(state.last_push_at, state.last_pull_at) if state else None
+        if last is None and device is not None:
+            last = device.last_seen_at
+        offline = (now - last).total_seconds() if last else None
+        rows.append(
+            DeviceRow(
+                device_id=device_id,
+                device=device.name if device else device_id[:8],
+                user=user.full_name,
+                user_id=user_id,
+                is_rep=user.role == Role.REP,
+                last_sync=last,
+                pending=state.pending if state else None,
+                oldest_pending_at=state.oldest_pending_at if state else None,
+                rejected=state.rejected if state else 0,
+                offline_s=offline,
+                flagged=offline is None or offline > threshold_s,
+            )
         )
-    ).all()
+    # Longest offline first; a device that never synced heads the list.
+    rows.sort(key=lambda r: (-(r.offline_s if r.offline_s is not None else float("inf")), r.user))
+    by_rep: dict[str, list[DeviceRow]] = {}
+    for row in rows:
+        by_rep.setdefault(row.user_id, []).append(row)
+    offline_reps: list[OfflineRep] = []
+    for uid, u in users.items():
+        if u.role != Role.REP:
+            continue
+        own = by_rep.get(uid, [])
+        last = _newest(*(r.last_sync for r in own))
+        offline = (now - last).total_seconds() if last else None
+        if offline is None or offline > threshold_s:
+            offline_reps.append(OfflineRep(uid, u.full_name, last, offline, len(own)))
+    offline_reps.sort(
+        key=lambda r: (-(r.offline_s if r.offline_s is not None else float("inf")), r.name)
+    )
     quarantine_q = select(QuarantinedMutation).where(QuarantinedMutation.resolved_at.is_(None))
     conflicts_q = select(ConflictRecord)
     if scope is not None:
@@ -586,9 +689,9 @@ async def sync_page(session: AsyncSession, principal: Principal, region_id: str 
     return SyncPage(
         region=scope,
         regions=await region_choices(session) if principal.role is Role.ADMIN else [],
-        devices=[
-            DeviceRow(state, device or state.device_id[:8], user) for state, device, user in devices
-        ],
+        devices=rows[:500],
         quarantined=[(q, names.get(q.user_id, "?")) for q in quarantined],
         conflicts=[(c, names.get(c.loser_user_id or "", "—")) for c in conflicts],
+        offline_reps=offline_reps,
+        threshold_h=threshold_h,
     )

@@ -37,7 +37,19 @@ def _filter(name: str) -> Callable[..., str]:
     return apply
 
 
-_FILTERS = ("money", "pct", "num", "count", "distance", "when", "day", "short_day", "month", "ago")
+_FILTERS = (
+    "money",
+    "pct",
+    "num",
+    "count",
+    "distance",
+    "when",
+    "day",
+    "short_day",
+    "month",
+    "ago",
+    "duration",
+)
 
 
 def _configure(engine: JinjaTemplateEngine) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -229,7 +229,60 @@ def test_sync_health_lists_the_regions_devices_quarantine_and_conflicts(
     devices = page.split('data-testid="devices"')[1].split("</table>")[0]
     assert "Rep Hamburg" in devices
     assert "Rep Munich" not in devices  # another region
-    assert "Rep Bremen" not in devices  # nothing unsent, nothing refused
+    assert "Rep Bremen" in devices  # nothing unsent, nothing refused: listed all the same
     assert "account not in rep_n1&#39;s territory" in page
     assert "rep_s1" not in page
     assert "+49 40 2" in page
+
+
+def _sync_state(url: str, world: World, username: str, last: datetime | None) -> None:
+    async def work(session: AsyncSession) -> None:
+        session.add(
+            DeviceSyncState(
+                device_id=f"dev-{username}",
+                user_id=world.user(username),
+                last_push_at=last,
+                last_pull_at=last,
+            )
+        )
+
+    run_db(url, work)
+
+
+def test_the_devices_page_flags_a_rep_silently_offline_past_the_threshold(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    """rep_n2's tablet last synced three days ago and never reported unsent changes: it is
+    flagged all the same. rep_n1 synced an hour ago."""
+    world = forecast_world(store.url)
+    now = datetime.now(UTC)
+    _sync_state(store.url, world, "rep_n1", now - timedelta(hours=1))
+    _sync_state(store.url, world, "rep_n2", now - timedelta(days=3))
+    _sign_in(client, "mgr_north")
+    page = client.get("/manager/sync").text
+    offline = page.split('data-testid="offline-reps"')[1].split("</table>")[0]
+    assert "Rep Bremen" in offline and "Rep Hamburg" not in offline
+    assert "3 days" in offline
+    devices = page.split('data-testid="devices"')[1].split("</table>")[0]
+    assert devices.count("data-flagged") == 1
+    # A longer threshold forgives the three days.
+    wider = client.get("/manager/sync?hours=96").text
+    assert "Rep Bremen" not in wider.split('data-testid="offline-reps"')[1].split("</table>")[0]
+
+
+def test_a_rep_who_never_synced_is_flagged(client: TestClient[Litestar], store: Store) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    offline = client.get("/manager/sync").text.split('data-testid="offline-reps"')[1]
+    assert "Rep Hamburg" in offline and "never synced" in offline
+
+
+def test_a_bad_threshold_is_a_message_on_the_page(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    for bad in ("-3", "lots", "99999"):
+        r = client.get(f"/manager/sync?hours={bad}")
+        assert r.status_code == 200
+        assert "is not a number of hours" in r.text
