@@ -25,6 +25,7 @@ from server.auth.passwords import hash_password, verify_password
 from server.db.engine import create_engine, create_sessionmaker
 from server.db.migrate import upgrade
 from server.db.models import Base
+from server.demo.decisions import record_demo_decisions
 from server.demo.generator import DemoData, generate
 from server.demo.records import Row
 from server.demo.targets import set_demo_targets
@@ -125,6 +126,7 @@ async def load_demo(
         # Managers should find targets and forecasts on their first visit.
         async with sessions() as session:
             await set_demo_targets(session, now or datetime.now(UTC))
+            await record_demo_decisions(session)
             await session.commit()
         progress("forecasts", 0, 1)
         async with sessions() as session:

@@ -20,7 +20,7 @@ from server.catalog.models import Price, PriceList, Product
 from server.demo import DEMO_PASSWORD, DemoError, DemoResult, generate, load_demo
 from server.demo.geo import haversine_km, inside
 from server.demo.places import REGIONS
-from server.leads.models import Lead
+from server.leads.models import AssignmentDecision, Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.org.models import Region, Territory
@@ -343,3 +343,13 @@ def test_every_rep_and_region_has_a_target_for_this_month_near_last_years_sales(
     assert all(amount > 0 and amount % 500 == 0 for _, amount in rows)
     months = {m for (m,) in _rows(store, select(Target.month).distinct())}
     assert len(months) == 15  # the last twelve months, this one and the next two
+
+
+def test_every_assigned_demo_lead_has_the_engines_decision_behind_it(
+    demo: tuple[Store, DemoResult],
+) -> None:
+    store, _ = demo
+    leads = _rows(store, select(Lead.id, Lead.assignee_id).where(Lead.assignee_id.is_not(None)))
+    assert leads
+    decided = dict(_rows(store, select(AssignmentDecision.lead_id, AssignmentDecision.winner_id)))
+    assert all(decided.get(lead_id) == assignee for lead_id, assignee in leads)
