@@ -5,6 +5,7 @@ token kept in a second cookie scoped to ``/manager``."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -27,7 +28,8 @@ from server.forecasting.pipeline import CATEGORIES
 from server.targets.service import MAX_AMOUNT, parse_month
 from server.targets.zones import display_zone
 from server.web import pages
-from server.web.charts import forecast_chart, pace_chart
+from server.web import region as region_pages
+from server.web.charts import bar_chart, forecast_chart, pace_chart
 from server.web.formatting import LOCALES, Formatter, InputError, formatter_for
 from server.web.templating import STATIC_DIR
 
@@ -423,6 +425,24 @@ class ManagerController(Controller):
         fmt = await _formatter(request, db, page.region.id if page.region else viewer.region_id)
         return _page("sync.html", request, s=page, nav="sync", fmt=fmt, notice=notice)
 
+    @get("/orders", opt={"public": True})
+    async def orders(
+        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+    ) -> Response[Any]:
+        return await _region_page(request, db, region, "orders")
+
+    @get("/visits", opt={"public": True})
+    async def visits(
+        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+    ) -> Response[Any]:
+        return await _region_page(request, db, region, "visits")
+
+    @get("/tickets", opt={"public": True})
+    async def tickets(
+        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+    ) -> Response[Any]:
+        return await _region_page(request, db, region, "tickets")
+
     @post("/forecasts/adjust", opt={"public": True}, status_code=303)
     async def adjust(
         self, request: Request[Any, Any, Any], db: AsyncSession, data: Form
@@ -450,6 +470,76 @@ class ManagerController(Controller):
                 _with_notice(back, error="That forecast is not in your region."), status_code=303
             )
         return Redirect(_with_notice(back, saved="1"), status_code=303)
+
+
+async def _region_page(
+    request: Request[Any, Any, Any], db: AsyncSession, region: str | None, kind: str
+) -> Response[Any]:
+    """Orders, visits or tickets of a region; filters come from the query string and any that
+    cannot be used is named on the page and left out."""
+    viewer = await _viewer(request, db)
+    if not isinstance(viewer, Principal):
+        return viewer
+    region_id = await pages.pick_region(db, viewer, region)
+    fmt = await _formatter(request, db, region_id)
+    now = datetime.now(UTC)
+    q = request.query_params
+    filters = await region_pages.parse_filters(
+        db,
+        viewer,
+        region_id,
+        zone=fmt.zone,
+        now=now,
+        territory=q.get("territory"),
+        rep=q.get("rep"),
+        start=q.get("from"),
+        end=q.get("to"),
+        days=q.get("days"),
+    )
+    week_labels = [fmt.short_day(w) for w in filters.weeks]
+    context: dict[str, Any] = {"f": filters, "regions": []}
+    if viewer.role is Role.ADMIN:
+        context["regions"] = await pages.region_choices(db)
+    labels: list[str] = week_labels
+    if kind == "orders":
+        report: Any = await region_pages.orders_report(db, viewer, filters, now)
+        series, value, wide = report.by_week, (lambda v: fmt.money(v, True)), 1100
+    elif kind == "visits":
+        report = await region_pages.visits_report(db, viewer, filters, now)
+        series, value, wide = report.by_week, fmt.count, 560
+    else:
+        report = await region_pages.tickets_report(db, viewer, filters, now)
+        labels = [label for label, _ in region_pages.AGE_BUCKETS]
+        series, value, wide = report.by_age, fmt.count, 560
+    # Wide for a desk, narrow for a phone (CSS shows one): the text keeps its size.
+    chart = {
+        "wide": bar_chart(
+            labels,
+            series,
+            value=value,
+            width=wide,
+            height=260,
+            label_every=max(1, math.ceil(len(labels) / (14 if wide >= 1000 else 7))),
+        ),
+        "narrow": bar_chart(
+            labels,
+            series,
+            value=value,
+            width=360,
+            height=240,
+            label_every=max(1, math.ceil(len(labels) / 4)),
+        ),
+    }
+    return _page(
+        f"{kind}.html",
+        request,
+        nav=kind,
+        fmt=fmt,
+        r=report,
+        chart=chart,
+        notice=" ".join(filters.messages) or None,
+        **context,
+    )
 
 
 def _charts(points: Any, targets: Any, fmt: Formatter, rep_id: str | None = None) -> dict[str, Any]:
