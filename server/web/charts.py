@@ -93,7 +93,7 @@ def forecast_chart(
 ) -> ForecastChart:
     """``money`` and ``month`` write the axis and tooltip text in the viewer's locale. A narrow
     chart (for a phone) keeps its text at a readable size by drawing fewer labels."""
-    chart = ForecastChart(width, height, left=64, top=16, right=width - 16, bottom=height - 34)
+    chart = ForecastChart(width, height, left=76, top=16, right=width - 16, bottom=height - 34)
     values = [
         v
         for p in points
@@ -249,7 +249,7 @@ def pace_chart(
     ``days`` is every day of the month; ``actual`` the running total for the days gone (shorter
     than ``days`` until the month is over); ``expected`` the expected running total for every
     day of the month (None without a target)."""
-    chart = PaceChart(width, height, left=58, top=14, right=width - 12, bottom=height - 30)
+    chart = PaceChart(width, height, left=76, top=14, right=width - 12, bottom=height - 30)
     top_value = max([*actual, *(expected or []), target or 0.0, 0.0])
     if not days or top_value <= 0:
         chart.empty = True
@@ -311,7 +311,7 @@ def bar_chart(
 ) -> BarChart:
     """Stacked vertical bars: one bar per label, one segment per series (in order, bottom up)."""
     chart = BarChart(
-        width, height, left=58, top=12, right=width - 10, bottom=height - 30, series=list(series)
+        width, height, left=76, top=12, right=width - 10, bottom=height - 30, series=list(series)
     )
     totals = [sum(s[i] for s in series.values()) for i in range(len(labels))]
     if not labels or not totals or max(totals) <= 0:

@@ -19,7 +19,6 @@ from babel.numbers import (
     NumberFormatError,
     format_compact_currency,
     format_decimal,
-    format_percent,
     parse_decimal,
     parse_pattern,
 )
@@ -59,9 +58,13 @@ class Formatter:
         if not math.isfinite(amount):
             return "–"
         if compact and abs(amount) >= 1000:
-            return format_compact_currency(
+            short = format_compact_currency(
                 amount, self.currency, locale=self.locale, fraction_digits=1
             )
+            # German (CLDR) abbreviates from a million ("1,2 Mio. €") but not thousands, which
+            # come back ungrouped ("220000 €"): then the full, grouped figure reads better.
+            if any(ch.isalpha() for ch in short.replace(self.currency, "")):
+                return short
         # The locale's own currency pattern, without cents: a sales page speaks whole euros.
         pattern = parse_pattern(self.locale.currency_formats["standard"].pattern)
         pattern.frac_prec = (0, 0)
@@ -72,7 +75,10 @@ class Formatter:
     def pct(self, value: float | None, signed: bool = False) -> str:
         if value is None or not math.isfinite(value):
             return "–"
-        text = format_percent(value, "#,##0.0%", locale=self.locale)
+        # The locale's own percent pattern (German puts a space before the sign), one decimal.
+        pattern = parse_pattern(self.locale.percent_formats[None].pattern)
+        pattern.frac_prec = (1, 1)
+        text = str(pattern.apply(value, self.locale))
         return f"+{text}" if signed and value > 0 else text
 
     def num(self, value: float | None, digits: int = 2) -> str:
