@@ -337,11 +337,14 @@ class Trace:
         leave them out; this pass asks the rule about every rep, which is why it runs only when
         a trace is read, not while a batch is assigned."""
         lead = self.lead
-        if self.engine is None or lead.lat is None or lead.lon is None:
-            return [
-                {"rep_id": rep_id, "detail": _territory_detail(poly, radius, km)}
-                for rep_id, poly, radius, km in self.missed[0]
-            ]
+        seen = [
+            self._rep(rep_id, detail=_territory_detail(poly, radius, km))
+            for rep_id, poly, radius, km in self.missed[0]
+        ]
+        excluded = (self.in_region or 0) - (self.counts[0] if self.counts else 0)
+        if self.engine is None or lead.lat is None or lead.lon is None or len(seen) >= excluded:
+            # The hot loop saw every excluded rep (no index, or none far away): nothing to add.
+            return seen
         out: list[dict[str, Any]] = []
         for rep in self.engine.reps.values():
             if rep.id in lead.exclude:
@@ -349,7 +352,7 @@ class Trace:
             failure = territory_failure(rep, lead.lat, lead.lon, self.engine.rules)
             if failure is not None:
                 out.append(self._rep(rep.id, detail=failure))
-                if len(out) >= _TRACE_TERRITORY_LIST_CAP:
+                if len(out) >= min(excluded, _TRACE_TERRITORY_LIST_CAP):
                     break
         return out
 
