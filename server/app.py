@@ -23,7 +23,7 @@ from server.db.engine import create_engine, create_sessionmaker, warm_pool
 from server.db.lookup import Lookup
 from server.db.migrate import pending_heads, upgrade
 from server.db.session import provide_db
-from server.edge import RefuseNulMiddleware
+from server.edge import ClientAddressMiddleware, RefuseNulMiddleware
 from server.errors import ServiceUnavailable
 from server.logging import RequestLogMiddleware, configure_logging
 from server.problems import exception_handlers
@@ -97,6 +97,7 @@ def create_app(
         route_handlers=[api, *root_handlers()],
         lifespan=[lifespan],
         middleware=[
+            ClientAddressMiddleware(),
             RequestLogMiddleware(log_requests=settings.log_requests),
             RefuseNulMiddleware(),
             AuthMiddleware(),

@@ -132,6 +132,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # closed first, a request sent on the closing connection is lost with a reset, and a proxy
         # does not resend a POST: a push would fail for nothing. uvicorn's default is 5 s.
         timeout_keep_alive=KEEP_ALIVE_S,
+        # Forwarded headers are read by the app itself, from FIELDLINE_TRUSTED_PROXIES only
+        # (server/edge.py); uvicorn's own reading trusts loopback by default and takes the
+        # left-most, client-written X-Forwarded-For entry.
+        proxy_headers=False,
+        server_header=False,
     )
     return 0
 

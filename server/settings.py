@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["DEFAULT_SECRET", "Settings", "SettingsError"]
+__all__ = ["DEFAULT_SECRET", "Settings", "SettingsError", "parse_networks"]
 
 DEFAULT_SECRET = "fieldline-development-secret-do-not-use-in-production"
+
+
+@cache
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``"10.0.0.1, 172.16.0.0/12"`` as networks (a bare address is a network of one)."""
+    return tuple(
+        ip_network(part, strict=False) for part in text.replace(" ", ",").split(",") if part
+    )
 
 
 class SettingsError(ValueError):
@@ -75,6 +85,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_requests: bool = True
     min_visit_minutes: int = 5
     max_travel_kmh: float = 130.0
+    trusted_proxies: str = ""
+    """Addresses or networks (comma-separated, e.g. ``172.28.0.10, 10.0.0.0/8``) of the proxies
+    whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed. Default: none, so the
+    client address is the TCP peer's and no header can change it (server/edge.py)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -104,6 +118,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.env == "production" and len(self.secret_key) < 32:
             raise SettingsError("FIELDLINE_SECRET_KEY must be at least 32 characters in production")
+        try:
+            self.trusted_proxy_networks  # noqa: B018 - parsed here to fail at start-up
+        except ValueError as exc:
+            raise SettingsError(f"FIELDLINE_TRUSTED_PROXIES: {exc}") from None
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def is_sqlite(self) -> bool:

@@ -35,11 +35,12 @@ from sqlalchemy.orm.attributes import get_history
 
 from server.db.base import SyncableMixin, utcnow
 from server.db.direct import insert_rows
-from server.sync.clock import server_clock
 from server.sync.entities import synced_columns, table_of, wire_record
 from server.sync.models import ChangeLog, SyncRecord
 from server.sync.scope import SCOPE_CHILDREN, ScopeKeys, ScopeResolver
 from server.sync.sums import Held, record_deltas, write_deltas
+from server.sync.writers import install as install_writers
+from server.sync.writers import stamp_server_write
 from sync.codec import encode_change_msgpack
 from sync.rules import RULES, check_fields, check_record
 
@@ -63,6 +64,7 @@ def install() -> None:
         return
     event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush", _after_flush)
+    install_writers()
     _installed = True
 
 
@@ -106,13 +108,7 @@ def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> No
         if not changed and not deleting:
             continue
         obj.version = (obj.version or 0) + 1
-        stamp = server_clock.now()
-        clocks = dict(obj.field_clocks or {})
-        for name in changed:
-            clocks[name] = [stamp, obj.version]
-        if deleting:
-            clocks["_deleted"] = [stamp, obj.version]
-        obj.field_clocks = clocks
+        obj.field_clocks = stamp_server_write(session, obj, entity, changed, deleting)
 
 
 def _check(obj: SyncableMixin, names: Iterable[str]) -> None:
