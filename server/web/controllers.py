@@ -557,7 +557,9 @@ def _charts(points: Any, targets: Any, fmt: Formatter, rep_id: str | None = None
             days = pages.month_days(targets.month)
             actual = [c[1] for c in line.cumulative]
             expected = pages.expected_curve(targets, line.pace.target)
-            for name, width, height in (("pace", 560, 240), ("pace_narrow", 360, 240)):
+            # The rep page gives the pace chart the card's whole width; the overview half.
+            wide = 1100 if rep_id is not None else 560
+            for name, width, height in (("pace", wide, 260), ("pace_narrow", 360, 240)):
                 out[name] = pace_chart(
                     days,
                     actual,
