@@ -14,7 +14,6 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from server import __version__
@@ -31,6 +30,7 @@ from server.logging import RequestLogMiddleware, configure_logging
 from server.problems import exception_handlers
 from server.routes import api_handlers, root_handlers
 from server.settings import Settings
+from server.web.apidocs import openapi_render_plugins
 from server.web.templating import template_config
 
 __all__ = ["LifespanHook", "create_app"]
@@ -118,7 +118,7 @@ def create_app(
             description="Field force automation with offline sync. Errors are RFC 9457 "
             "problem+json. See docs/api.md.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            render_plugins=openapi_render_plugins(),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
