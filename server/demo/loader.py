@@ -25,8 +25,8 @@ from server.auth.passwords import hash_password, verify_password
 from server.db.engine import create_engine, create_sessionmaker
 from server.db.migrate import upgrade
 from server.db.models import Base
-from server.demo.forecasts import forecast_history
 from server.demo.decisions import record_demo_decisions
+from server.demo.forecasts import forecast_history
 from server.demo.generator import DemoData, generate
 from server.demo.records import Row
 from server.demo.targets import set_demo_targets
