@@ -30,6 +30,7 @@ from server.logging import RequestLogMiddleware, configure_logging
 from server.problems import exception_handlers
 from server.routes import api_handlers, root_handlers
 from server.settings import Settings
+from server.sync.writers import etag_from_version
 from server.web.apidocs import openapi_render_plugins
 from server.web.templating import template_config
 
@@ -130,6 +131,7 @@ def create_app(
         ),
         cors_config=_cors(settings),
         before_send=[security_headers],
+        after_request=etag_from_version,
         debug=False,
         # Litestar's default config would install its own plain-text root handler over the one
         # JSON configuration (server/logging.py); errors are logged by server/problems.py.
@@ -158,7 +160,7 @@ def _cors(settings: Settings) -> CORSConfig | None:
             "X-Fieldline-Protocol",
             "Idempotency-Key",
         ],
-        expose_headers=["X-Request-ID", "Retry-After", "X-Fieldline-Next-Cursor"],
+        expose_headers=["X-Request-ID", "Retry-After", "X-Fieldline-Next-Cursor", "ETag"],
         allow_credentials=False,
         max_age=600,
     )

@@ -48,9 +48,12 @@ API_CSP = (
 """For everything the server answers, the manager pages included: their scripts and styles
 are files served from /manager/static (no CDN, no inline script); inline ``style`` attributes
 draw the charts' bars, hence 'unsafe-inline' for styles only. No page may be framed."""
-DOCS_CSP = "frame-ancestors 'none'"
-"""The OpenAPI viewers under /schema load their scripts from their publishers' CDN; they are
-only kept from being framed."""
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+"""The API reference under /schema: its viewer's files are the app's own, but the page starts
+the viewer with an inline script, so inline script is allowed there and nowhere else."""
 
 Network = IPv4Network | IPv6Network
 

@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from litestar import Response
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
@@ -44,7 +45,14 @@ from server.sync.models import ConflictRecord
 from server.sync.scope import ScopeResolver
 from sync.merge import Discard, Stored, dump_clocks, load_clocks, server_write
 
-__all__ = ["BASES_KEY", "declare_bases", "install", "parse_if_match", "stamp_server_write"]
+__all__ = [
+    "BASES_KEY",
+    "declare_bases",
+    "etag_from_version",
+    "install",
+    "parse_if_match",
+    "stamp_server_write",
+]
 
 BASES_KEY = "fieldline.base_versions"
 _PENDING_KEY = "fieldline.server_conflicts"
@@ -83,6 +91,22 @@ def declare_bases(
     session.info[BASES_KEY] = {
         value: base for value in path_params.values() if isinstance(value, str)
     }
+
+
+async def etag_from_version(response: Response[Any]) -> Response[Any]:
+    """An answer carrying one synced record (its ``id`` and ``version``) says its version as an
+    entity tag too, ready to be sent back as ``If-Match``. Strong: a version names exactly one
+    state of the record."""
+    content = response.content
+    version = getattr(content, "version", None)
+    if (
+        isinstance(version, int)
+        and not isinstance(version, bool)
+        and isinstance(getattr(content, "id", None), str)
+        and "etag" not in response.headers
+    ):
+        response.headers["ETag"] = f'"{version}"'
+    return response
 
 
 def install() -> None:

@@ -226,3 +226,20 @@ def test_the_node_is_stable_for_the_process_and_renewed_in_a_forked_child() -> N
 def test_two_server_clocks_in_one_millisecond_never_stamp_alike() -> None:
     stamps = {ServerClock().now() for _ in range(200)}
     assert len(stamps) == 200
+
+
+def test_a_record_answer_carries_its_version_as_the_etag_to_send_back(
+    client: TestClient[Litestar], settings: Settings, world: World, store: Store
+) -> None:
+    callers = _Callers(client, settings, world)
+    account_id = world.accounts["N1"][2]
+    headers = callers.headers["admin"]
+    got = client.get(f"/api/v1/accounts/{account_id}", headers=headers)
+    assert got.headers["etag"] == f'"{got.json()["version"]}"'
+    changed = callers.patch(
+        "admin", account_id, {"notes": "n"}, **{"If-Match": got.headers["etag"]}
+    )
+    assert changed.status_code == 200
+    assert changed.headers["etag"] == f'"{changed.json()["version"]}"'
+    assert "etag" not in client.get("/api/v1/accounts", headers=headers).headers
+    assert _conflicts(store.url) == []

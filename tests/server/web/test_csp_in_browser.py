@@ -76,3 +76,12 @@ def test_the_manager_pages_run_under_the_policy_with_nothing_blocked(
     page.goto(f"{warm_server.url}/manager/sync")
     page.wait_for_load_state("networkidle")
     assert violations == []
+
+
+def test_the_api_reference_runs_under_its_policy_with_nothing_blocked(
+    warm_server: LiveServer, page_and_violations: tuple[Any, list[str]]
+) -> None:
+    page, violations = page_and_violations
+    page.goto(f"{warm_server.url}/schema")
+    page.wait_for_selector(".swagger-ui .opblock")  # the viewer ran and read the schema
+    assert violations == []
