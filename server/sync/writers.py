@@ -97,7 +97,9 @@ async def etag_from_version(response: Response[Any]) -> Response[Any]:
     """An answer carrying one synced record (its ``id`` and ``version``) says its version as an
     entity tag too, ready to be sent back as ``If-Match``. Strong: a version names exactly one
     state of the record."""
-    content = response.content
+    # File and streamed answers (static assets, exports) carry no record: they have no
+    # ``content`` to look at.
+    content = getattr(response, "content", None)
     version = getattr(content, "version", None)
     if (
         isinstance(version, int)
