@@ -322,55 +322,67 @@ class Outbox:
                 and row["op"] != "delete"
                 and isinstance(result, Applied | Merged)
             )
-            for result, row in rows:
-                if row is None:
-                    counts.unknown += 1
-                    continue
-                entity, record_id = row["entity"], row["record_id"]
-                match result:
-                    case Applied():
-                        self.store.execute("DELETE FROM outbox WHERE seq = ?", (result.seq,))
-                        if row["op"] == "delete":
-                            self.records.remove_server(entity, record_id, pending=False)
-                        else:
+            settled: list[tuple[int]] = []
+            refused: list[tuple[Any, ...]] = []
+            with self.records.folding(
+                (row["entity"], row["record_id"]) for _, row in rows if row is not None
+            ):
+                for result, row in rows:
+                    if row is None:
+                        counts.unknown += 1
+                        continue
+                    entity, record_id = row["entity"], row["record_id"]
+                    self.records.settled(entity, record_id, result.seq)
+                    match result:
+                        case Applied():
+                            settled.append((result.seq,))
+                            if row["op"] == "delete":
+                                self.records.remove_server(entity, record_id, pending=False)
+                            else:
+                                self.records.fold_answer(
+                                    entity,
+                                    record_id,
+                                    result.version,
+                                    decided_by_device(entity, loads(row["fields"])),
+                                    decided=result.fields,
+                                    answers=at_version[(entity, record_id, result.version)],
+                                )
+                            counts.applied += 1
+                        case Merged():
+                            settled.append((result.seq,))
+                            accepted = decided_by_device(
+                                entity, {**loads(row["fields"]), **result.fields}
+                            )
                             self.records.fold_answer(
                                 entity,
                                 record_id,
                                 result.version,
-                                decided_by_device(entity, loads(row["fields"])),
-                                decided=result.fields,
+                                accepted,
+                                decided={
+                                    k: v for k, v in result.fields.items() if k not in accepted
+                                },
                                 answers=at_version[(entity, record_id, result.version)],
                             )
-                        counts.applied += 1
-                    case Merged():
-                        self.store.execute("DELETE FROM outbox WHERE seq = ?", (result.seq,))
-                        accepted = decided_by_device(
-                            entity, {**loads(row["fields"]), **result.fields}
-                        )
-                        self.records.fold_answer(
-                            entity,
-                            record_id,
-                            result.version,
-                            accepted,
-                            decided={k: v for k, v in result.fields.items() if k not in accepted},
-                            answers=at_version[(entity, record_id, result.version)],
-                        )
-                        counts.merged += 1
-                    case Rejected():
-                        self.store.execute(
-                            "UPDATE outbox SET state = 'rejected', reason = ?, detail = ?, "
-                            "field = ?, current = ?, answered_at = ? WHERE seq = ?",
-                            (
-                                result.reason,
-                                result.detail,
-                                result.field,
-                                None if result.current is None else dumps(result.current),
-                                now,
-                                result.seq,
-                            ),
-                        )
-                        self.records.drop_overlay(entity, record_id)
-                        counts.rejected += 1
+                            counts.merged += 1
+                        case Rejected():
+                            refused.append(
+                                (
+                                    result.reason,
+                                    result.detail,
+                                    result.field,
+                                    None if result.current is None else dumps(result.current),
+                                    now,
+                                    result.seq,
+                                )
+                            )
+                            self.records.drop_overlay(entity, record_id)
+                            counts.rejected += 1
+            self.store.conn.executemany("DELETE FROM outbox WHERE seq = ?", settled)
+            self.store.conn.executemany(
+                "UPDATE outbox SET state = 'rejected', reason = ?, detail = ?, "
+                "field = ?, current = ?, answered_at = ? WHERE seq = ?",
+                refused,
+            )
         return counts
 
     def close_rejected(self, seqs: list[int], *, state: str = "dismissed") -> None:

@@ -9,11 +9,11 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from server import __version__
@@ -24,12 +24,14 @@ from server.db.engine import create_engine, create_sessionmaker, warm_pool
 from server.db.lookup import Lookup
 from server.db.migrate import pending_heads, upgrade
 from server.db.session import provide_db
-from server.edge import RefuseNulMiddleware
+from server.edge import ClientAddressMiddleware, RefuseNulMiddleware, security_headers
 from server.errors import ServiceUnavailable
 from server.logging import RequestLogMiddleware, configure_logging
 from server.problems import exception_handlers
 from server.routes import api_handlers, root_handlers
 from server.settings import Settings
+from server.sync.writers import etag_from_version
+from server.web.apidocs import openapi_render_plugins
 from server.web.templating import template_config
 
 __all__ = ["LifespanHook", "create_app"]
@@ -97,6 +99,7 @@ def create_app(
         route_handlers=[api, *root_handlers()],
         lifespan=[lifespan],
         middleware=[
+            ClientAddressMiddleware(),
             RequestLogMiddleware(log_requests=settings.log_requests),
             RefuseNulMiddleware(),
             AuthMiddleware(),
@@ -116,7 +119,7 @@ def create_app(
             description="Field force automation with offline sync. Errors are RFC 9457 "
             "problem+json. See docs/api.md.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            render_plugins=openapi_render_plugins(),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
@@ -126,10 +129,41 @@ def create_app(
                 }
             ),
         ),
+        cors_config=_cors(settings),
+        before_send=[security_headers],
+        after_request=etag_from_version,
         debug=False,
+        # Litestar's default config would install its own plain-text root handler over the one
+        # JSON configuration (server/logging.py); errors are logged by server/problems.py.
+        logging_config=None,
     )
     app.state.settings = settings
     return app
+
+
+def _cors(settings: Settings) -> CORSConfig | None:
+    """Closed unless origins are listed: then only those, without cookies (the API takes
+    bearer tokens and API keys; the manager pages are same-origin)."""
+    origins = settings.cors_origin_list
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Content-Encoding",
+            "If-Match",
+            "X-API-Key",
+            "X-Request-ID",
+            "X-Fieldline-Protocol",
+            "Idempotency-Key",
+        ],
+        expose_headers=["X-Request-ID", "Retry-After", "X-Fieldline-Next-Cursor", "ETag"],
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 async def _ensure_schema(settings: Settings, engine: Any) -> None:

@@ -22,6 +22,7 @@ def api_handlers() -> list[Any]:
     from server.orders.api import OrderController
     from server.org.api import RegionController, TerritoryController
     from server.sync.api import SyncController
+    from server.targets.api import TargetController
     from server.tickets.api import TicketController
     from server.users.api import UserController
     from server.visits.api import VisitController
@@ -46,6 +47,7 @@ def api_handlers() -> list[Any]:
         ForecastController,
         LeadController,
         RegionRulesController,
+        TargetController,
     ]
 
 

@@ -8,10 +8,11 @@ clock of its last write: ``(hlc, version)`` — the hybrid-logical-clock stamp o
 record version it produced. An upsert names only the fields the device changed, and each field is
 decided on its own, so a rep editing an account's phone and a manager editing its notes at the
 same time both keep their edit. When two writes hit the *same* field, the greater HLC wins
-(encoded stamps compare as text; the node — device id or ``"server"`` — breaks ties), whatever
-the order in which they reach the server. That makes the result independent of arrival order:
-replicas that have seen the same writes hold the same values. (For that to hold, a newer write
-of the value a field already has still advances the field's clock, though it changes nothing.)
+(encoded stamps compare as text; the node — device id or a server process's node — breaks
+ties), whatever the order in which they reach the server. That makes the result independent of
+arrival order: replicas that have seen the same writes hold the same values. (For that to hold,
+a newer write of the value a field already has still advances the field's clock, though it
+changes nothing.)
 
 Concurrency via ``base_version``. A mutation carries the record version the device had when it
 made the edit. A stored field whose clock version is greater than that was written by someone
@@ -74,6 +75,7 @@ __all__ = [
     "load_clocks",
     "merge",
     "same_value",
+    "server_write",
     "to_wire",
 ]
 
@@ -95,6 +97,8 @@ _DEVICE_SIDE = frozenset({"device", "manager", "admin"})
 held to the device rules: server-owned fields change only through the server's own doors
 (REST, the back office), so a push and a REST call never decide one field differently."""
 _LOGGED_ON_DELETE = frozenset({_LWW, _WRITE_ONCE, _STATE_MACHINE})
+_LOGGED_ON_SERVER_WRITE = frozenset({_LWW, _SERVER_OWNED})
+"""Server-side writers own server-owned fields, which are last-writer-wins between them."""
 
 
 # Structs rather than dataclasses: merge builds several per pushed mutation, and a frozen
@@ -538,12 +542,56 @@ def apply_server_write(
     """The clock map after the server, the back office or a manager changed fields directly, so
     later device edits compare against these writes. Fields outside the rules table are
     ignored; a value equal to the stored one keeps its old clock."""
+    clocks, _ = server_write(entity, stored, changes, hlc=hlc, new_version=new_version)
+    return clocks
+
+
+def server_write(
+    entity: str,
+    stored: Stored | None,
+    changes: Mapping[str, Any],
+    *,
+    hlc: str,
+    new_version: int,
+    base_version: int | None = None,
+) -> tuple[dict[str, Clock], list[Discard]]:
+    """``apply_server_write``, and the values it overwrote concurrently: with ``base_version``
+    (the version the writer last saw, e.g. a REST ``If-Match``), a changed field that someone
+    else wrote after that version is a conflict, logged as a device push's would be. The server
+    write wins it: ``hlc`` must order after every clock of ``stored`` (the caller observes them
+    first), so "later" means later in commit order here too.
+
+    Unlike a push, the writer's node exempts nothing: a device's outbox is sequential, but one
+    server process serves many managers at once, so its own earlier write is no proof that this
+    writer saw it. Concurrency is the version alone (``_concurrent`` with no node)."""
     rules = entity_rules(entity)
     clocks: dict[str, Clock] = {} if stored is None else dict(stored.clocks)
+    discarded: list[Discard] = []
+    node = _node_of(hlc)
     for name, value in changes.items():
-        if name not in rules.fields:
+        rule = rules.fields.get(name)
+        if rule is None:
             continue
         if stored is not None and name in stored.fields and same_value(value, stored.fields[name]):
             continue
+        clock = clocks.get(name, _NO_CLOCK)
+        if (
+            stored is not None
+            and base_version is not None
+            and rule.policy in _LOGGED_ON_SERVER_WRITE
+            and _concurrent(clock, base_version, None)
+        ):
+            discarded.append(
+                Discard(
+                    field=name,
+                    kept=to_wire(value),
+                    discarded=to_wire(stored.fields.get(name)),
+                    kept_hlc=hlc,
+                    discarded_hlc=clock[0] or None,
+                    kept_origin=node,
+                    discarded_origin=_node_of(clock[0]),
+                    rule="lww",
+                )
+            )
         clocks[name] = (hlc, new_version)
-    return clocks
+    return clocks, discarded

@@ -11,14 +11,15 @@ request's own transaction is rolled back on any error.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import record as audit
-from server.auth.models import ApiKey, Device, User
+from server.auth.models import ApiKey, Device, Role, User
 from server.auth.passwords import hash_password, needs_rehash, verify_password
 from server.auth.principal import Principal
 from server.auth.ratelimit import check_login_allowed, note_attempt
@@ -33,7 +34,7 @@ from server.auth.schemas import (
 from server.auth.tokens import digest, issue_access_token, new_api_key, new_refresh_token
 from server.db.base import utcnow
 from server.db.engine import create_engine, create_sessionmaker
-from server.errors import BadRequest, FieldlineError, NotFound, RateLimited, Unauthorized
+from server.errors import BadRequest, FieldlineError, Forbidden, NotFound, RateLimited, Unauthorized
 from server.org.models import Region, Territory
 from server.pagination import Page, paginate
 from server.rest import to_out
@@ -118,7 +119,13 @@ async def login(
     device_id: str | None,
     ip: str,
     app_version: str | None = None,
+    roles: Collection[Role] | None = None,
+    reuse_named_device: bool = False,
 ) -> LoginResult:
+    """Check the password, then (``roles``) that the user's role may sign in here: a refusal
+    creates no device and no token. ``reuse_named_device``: sign in on the user's existing
+    device of that name (a browser's) that no one is signed in on, instead of adding a device
+    per sign-in."""
     now = utcnow()
     # The sign-in page passes its form as typed: a name no user can have (longer than the column,
     # or with a NUL, which PostgreSQL refuses) is looked up nowhere, and counted and audited
@@ -163,6 +170,20 @@ async def login(
         )
         await session.commit()
         raise Unauthorized(_BAD_CREDENTIALS)
+    if roles is not None and user.role not in roles:
+        # The right password for the wrong door: recorded, but no device, no session.
+        await audit(
+            session,
+            "auth.login_refused",
+            actor_user_id=user.id,
+            ip=ip,
+            target_type="user",
+            target_id=user.id,
+            region_id=user.region_id,
+            details={"username": username, "reason": "role", "role": str(user.role)},
+        )
+        await session.commit()
+        raise Forbidden(f"a {user.role!s} cannot sign in here")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
 
@@ -171,6 +192,23 @@ async def login(
         device = await session.get(Device, device_id)
         if device is not None and (device.user_id != user.id or device.revoked_at is not None):
             device = None
+    if device is None and reuse_named_device:
+        device = (
+            await session.execute(
+                select(Device)
+                .where(
+                    Device.user_id == user.id,
+                    Device.name == device_name,
+                    Device.revoked_at.is_(None),
+                    # Not one another browser is signed in on right now: one device keeps one
+                    # refresh token, and a second browser rotating it would make the first
+                    # one's next refresh look like a stolen token (and end both sessions).
+                    or_(Device.refresh_token_hash.is_(None), Device.refresh_expires_at <= now),
+                )
+                .order_by(Device.last_seen_at.desc().nulls_last(), Device.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
     new_device = device is None
     if device is None:
         device = Device(user_id=user.id, name=device_name)

@@ -2,39 +2,37 @@
 
 A push of twenty records runs a handful of statements, and SQLAlchemy's execution machinery
 around each (cache key, parameter dictionaries, a second pass through the bind processors, result
-objects, the asyncio bridge) cost several times what SQLite spends running it: about 0.1 ms a
-statement against a few microseconds, and 0.8 ms against 0.3 ms to insert twenty contacts.
-Here a Core statement is compiled once per dialect and set of parameter names; each parameter set
-becomes the driver's tuple through the same bind processors SQLAlchemy would use, so the driver
-receives exactly what it would have received, and returned rows go through the columns' result
-processors.
+objects) cost several times what the database spends running it. Here a Core statement is
+compiled once per dialect and set of parameter names, and run with ``exec_driver_sql``: each
+parameter set becomes the driver's tuple through the bind processors of its columns' types, and
+returned rows go through their result processors, so the driver receives and the caller gets
+exactly what SQLAlchemy's own execution would give.
 
-* SQLite: the statement runs on the transaction's own DB-API connection, inline (the driver runs
-  every statement on the event loop's thread anyway, server/db/sqlite_driver.py). Listeners of
-  ``before_cursor_execute`` are told of it, as they are of any statement.
-* PostgreSQL: through ``exec_driver_sql`` on the transaction's connection, so asyncpg's adapter
-  keeps managing the transaction it began. Many rows of an INSERT go as one multi-row VALUES
-  list per chunk rather than asyncpg's executemany, which runs the statement once per row.
+Only documented interfaces are used, so an upgrade of SQLAlchemy cannot silently change what the
+hot path sends: the compiled statement's ``construct_expanded_state`` (the SQL, the positional
+order of its parameters and the values written into it), ``binds``, the types'
+``dialect_impl``/``bind_processor``/``result_processor``, the statement's ``selected_columns`` /
+``exported_columns``, and ``Connection.exec_driver_sql``, which runs on the transaction's own
+connection (statement listeners see these statements as any other). Many rows go to the
+driver's own ``executemany`` (pipelined by asyncpg, a C loop in sqlite3).
 
 Statements must live as long as the process (module-level or cached): plans are cached by them.
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Insert, Update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 
 __all__ = ["execute", "insert_rows", "insert_rows_async", "plan"]
 
@@ -49,14 +47,23 @@ class Plan:
     __slots__ = ("constants", "getter", "insert", "processors", "result", "sql")
 
     def __init__(
-        self, compiled: Any, dialect: Dialect, names: Sequence[str], given: set[str]
+        self,
+        stmt: Executable,
+        compiled: SQLCompiler,
+        dialect: Dialect,
+        given: Sequence[str],
     ) -> None:
-        self.sql: str = compiled.string
-        self.insert: bool = bool(compiled.isinsert)
-        processors = [compiled.binds[name].type.bind_processor(dialect) for name in names]
-        # Values written into the statement itself (``.values(rejected=0)``), already converted.
+        # Parameters the caller gives are placeholders here; the others are the values written
+        # into the statement (``.values(rejected=0)``), which the expanded state carries.
+        state = compiled.construct_expanded_state(dict.fromkeys(given))
+        names = state.positiontup
+        if names is None:
+            raise TypeError(f"{dialect.name}: direct statements need a positional paramstyle")
+        self.sql: str = state.statement
+        self.insert: bool = isinstance(stmt, Insert)
+        processors = [_bind_processor(compiled, name, dialect) for name in names]
         self.constants = tuple(
-            (index, _processed(processors[index], compiled.binds[name].effective_value))
+            (index, _processed(processors[index], state.parameters[name]))
             for index, name in enumerate(names)
             if name not in given
         )
@@ -76,10 +83,11 @@ class Plan:
             if process is not None and names[index] in given
         )
         self.result: _Result | None = None
-        columns = getattr(compiled.statement, "selected_columns", None)
-        returning = getattr(compiled.statement, "_returning", ())
-        if compiled.isinsert or compiled.isupdate or compiled.isdelete:
-            columns = list(returning) or None
+        columns: Sequence[Any] = ()
+        if isinstance(stmt, UpdateBase):
+            columns = list(stmt.exported_columns)  # its RETURNING, if any
+        elif (selected := getattr(stmt, "selected_columns", None)) is not None:
+            columns = list(selected)
         if columns:
             self.result = _Result(list(columns), dialect)
 
@@ -96,6 +104,13 @@ class Plan:
                 values[index] = process(values[index])
             out.append(tuple(values))
         return out
+
+
+def _bind_processor(
+    compiled: SQLCompiler, name: str, dialect: Dialect
+) -> Callable[[Any], Any] | None:
+    kind = compiled.binds[name].type.dialect_impl(dialect)
+    return kind.bind_processor(dialect)
 
 
 def _processed(process: Callable[[Any], Any] | None, value: Any) -> Any:
@@ -118,14 +133,15 @@ class _Result:
         self.processors = tuple(
             (index, process)
             for index, process in enumerate(
-                column.type._cached_result_processor(dialect, None) for column in columns
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
             )
             if process is not None
         )
 
     def rows(self, raw: Sequence[Sequence[Any]], named: bool = True) -> list[Any]:
         if not self.processors:
-            return [self.row._make(row) for row in raw] if named else list(raw)
+            return [self.row._make(row) for row in raw] if named else [tuple(r) for r in raw]
         make = self.row._make if named else tuple
         out = []
         for row in raw:
@@ -145,23 +161,37 @@ def _compile(stmt: Executable, dialect: Dialect, **kw: Any) -> SQLCompiler:
     return compiled
 
 
+def _computed_in_python(stmt: Executable) -> set[str]:
+    """Columns whose value SQLAlchemy would compute per row (a scalar or Python default on an
+    INSERT, an ``onupdate`` on an UPDATE): a direct statement cannot, so the caller must give
+    them."""
+    if not isinstance(stmt, Insert | Update):
+        return set()
+    found = set()
+    for column in stmt.table.columns:
+        default = column.onupdate if isinstance(stmt, Update) else column.default
+        if default is not None and (default.is_scalar or default.is_callable):
+            found.add(column.key)
+    return found
+
+
 @lru_cache(maxsize=128)
 def plan(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) -> Plan:
     """The plan of ``stmt`` for parameter sets with ``keys``."""
     compiled = _compile(stmt, dialect, column_keys=list(keys))
-    names = compiled.positiontup
-    if names is None:
-        raise TypeError(f"{dialect.name}: direct statements need a positional paramstyle")
-    defaults = {column.key for column in (*compiled.insert_prefetch, *compiled.update_prefetch)}
+    computed = _computed_in_python(stmt)
     missing = sorted(
         name
-        for name in set(names) - set(keys)
-        # A column default computed in Python is one of these: the caller must give it.
-        if name in defaults or compiled.binds[name].required
+        for name, bind in compiled.binds.items()
+        # A computed column's bind without a value is SQLAlchemy's slot for the default; one
+        # with a value was written into the statement. (Writing None into the statement for
+        # such a column is refused too: give it as a parameter instead.)
+        if name not in keys
+        and (bind.required or (name in computed and bind.value is None and bind.callable is None))
     )
     if missing:
         raise ValueError(f"parameters lack values for {missing}")
-    return Plan(compiled, dialect, names, set(keys))
+    return Plan(stmt, compiled, dialect, keys)
 
 
 def _run(
@@ -169,115 +199,14 @@ def _run(
 ) -> list[Any]:
     prepared = plan(stmt, conn.dialect, tuple(rows[0]))
     params = prepared.params(rows)
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        if conn.dispatch.before_cursor_execute:
-            # Listeners (statement logging, tests that check query plans) see these statements
-            # as they see any other; without listeners this is one truth test.
-            conn.dispatch.before_cursor_execute(
-                conn,
-                None,
-                prepared.sql,
-                params if len(params) > 1 else params[0],
-                None,
-                len(params) > 1,
-            )
-        try:
-            if len(params) > 1:
-                raw.executemany(prepared.sql, params)
-                return []
-            fetched = raw.execute(prepared.sql, params[0]).fetchall()
-        except sqlite3.Error as exc:
-            # As SQLAlchemy would raise it: callers tell a broken constraint by its class.
-            raise DBAPIError.instance(
-                prepared.sql, params, exc, sqlite3.Error, dialect=conn.dialect
-            ) from exc
-    elif len(params) > 1 and prepared.insert:
-        _insert_rows_pg(conn, stmt, tuple(rows[0]), params)
+    if len(params) > 1:
+        conn.exec_driver_sql(prepared.sql, params)
         return []
-    else:
-        result = conn.exec_driver_sql(prepared.sql, params[0] if len(params) == 1 else params)
-        if not result.returns_rows:
-            fetched = []
-        elif named or prepared.result is None or prepared.result.processors:
-            fetched = result.all()
-        else:
-            # The driver's rows as they are (asyncpg records read by position): a page of
-            # thousands spent a quarter of its time becoming SQLAlchemy rows.
-            fetched = result.cursor.fetchall()
-            result.close()
+    result = conn.exec_driver_sql(prepared.sql, params[0])
+    if not result.returns_rows:
+        return []
+    fetched = result.all()
     return prepared.result.rows(fetched, named) if prepared.result is not None else []
-
-
-_PG_MAX_PARAMETERS = 32_767
-_PG_MAX_ROWS = 1_000
-_PLACEHOLDER = re.compile(r"\$(\d+)")
-
-
-def _insert_rows_pg(
-    conn: Connection, stmt: Executable, keys: tuple[str, ...], params: list[tuple[Any, ...]]
-) -> None:
-    """Rows as one multi-row INSERT per chunk. asyncpg's executemany runs the statement once per
-    row, and PostgreSQL pays an execution's setup for each: twenty rows in one VALUES list cost
-    it a fraction of twenty executions."""
-    single = _executemany_sql(stmt, conn.dialect, keys)
-    width = len(params[0])
-    per_statement = max(1, min(_PG_MAX_ROWS, _PG_MAX_PARAMETERS // max(width, 1)))
-    for start in range(0, len(params), per_statement):
-        chunk = params[start : start + per_statement]
-        first = chunk[0]
-        # A value every row shares (the batch's timestamp, entity, scope keys) is sent once and
-        # named in every row: most of a change row's columns are the same across a batch, and
-        # encoding a timestamp for the wire costs the driver more than the rest of its row.
-        shared = tuple(i for i in range(width) if all(row[i] is first[i] for row in chunk[1:]))
-        sql = _multirow_sql(single, width, len(chunk), shared)
-        if sql is None:
-            conn.exec_driver_sql(single, chunk)
-            continue
-        own = [i for i in range(width) if i not in shared]
-        values = [first[i] for i in shared]
-        values.extend(row[i] for row in chunk for i in own)
-        conn.exec_driver_sql(sql, tuple(values))
-
-
-@lru_cache(maxsize=128)
-def _executemany_sql(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) -> str:
-    """The single-row form as SQLAlchemy compiles it for many rows (no implicit RETURNING)."""
-    return str(_compile(stmt, dialect, column_keys=list(keys), for_executemany=True))
-
-
-@lru_cache(maxsize=256)
-def _multirow_sql(sql: str, width: int, count: int, shared: tuple[int, ...] = ()) -> str | None:
-    """``sql`` with ``count`` rows in its VALUES list, or None when its one row is not exactly
-    the placeholders $1..$``width`` (then each row runs on its own). The columns at the
-    positions in ``shared`` take one parameter, named in every row; their values come first,
-    then each row's own."""
-    start = sql.find(" VALUES (")
-    if start < 0:
-        return None
-    start += len(" VALUES ")
-    depth, end = 0, -1
-    for index in range(start, len(sql)):
-        depth += (sql[index] == "(") - (sql[index] == ")")
-        if depth == 0:
-            end = index + 1
-            break
-    group = sql[start:end]
-    numbers = [int(n) for n in _PLACEHOLDER.findall(group)]
-    if end < 0 or numbers != list(range(1, width + 1)) or _PLACEHOLDER.search(sql[end:]):
-        return None
-    own_width = width - len(shared)
-    number: dict[int, int] = {column + 1: slot + 1 for slot, column in enumerate(shared)}
-    for slot, column in enumerate(c for c in range(width) if c not in shared):
-        number[column + 1] = len(shared) + slot + 1
-
-    def renumber(match: re.Match[str], row: int) -> str:
-        target = number[int(match.group(1))]
-        return f"${target if target <= len(shared) else target + row * own_width}"
-
-    rows = [_PLACEHOLDER.sub(partial(renumber, row=n), group) for n in range(count)]
-    return sql[:start] + ", ".join(rows) + sql[end:]
 
 
 def insert_rows(conn: Connection, stmt: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -300,8 +229,9 @@ async def execute(
     session: AsyncSession, stmt: Executable, params: Mapping[str, Any], *, named: bool = True
 ) -> list[Any]:
     """``stmt`` with ``params`` in ``session``'s transaction: its rows (named tuples, result
-    processors applied) if it returns any. ``named=False``: rows read by position only, as
-    plain tuples (a page of thousands of rows spends a tenth of its time naming them)."""
+    processors applied) if it returns any. ``named=False``: rows as plain tuples, for callers
+    that read by position (a page of thousands of rows spends a tenth of its time naming
+    them)."""
     return await _in_transaction(session, stmt, [params], named)
 
 
@@ -309,6 +239,4 @@ async def _in_transaction(
     session: AsyncSession, stmt: Executable, rows: Sequence[Mapping[str, Any]], named: bool = True
 ) -> list[Any]:
     conn = await session.connection()
-    if conn.dialect.name == "sqlite":
-        return _run(conn.sync_connection, stmt, rows, named)  # type: ignore[arg-type]
     return await conn.run_sync(_run, stmt, rows, named)

@@ -65,7 +65,7 @@ class Lookup:
                 return None
             assert prepared.result is not None
             return prepared.result.rows([found])[0]
-        cursor = self._connection().execute(prepared.sql, values)
+        cursor = (await self._connection()).execute(prepared.sql, values)
         row = cursor.fetchone()
         # A statement left unfinished would hold a read snapshot open, and no checkpoint could
         # restart the write-ahead log: reset it now rather than whenever the cursor is freed.
@@ -75,13 +75,15 @@ class Lookup:
         assert prepared.result is not None
         return prepared.result.rows([row])[0]
 
-    def _connection(self) -> Any:
+    async def _connection(self) -> Any:
         if self._raw is None:
             # Made by the pool, so it has the connect-time settings (WAL, busy timeout), then
             # detached from it: it is this object's for the process's life, and its query_only
             # setting must never reach a writer. Autocommit (no BEGIN): each statement reads
-            # the latest commit.
-            pooled = self._engine.sync_engine.raw_connection()
+            # the latest commit. Taken through the async engine: a new connection runs the
+            # connect-time settings through the driver, which expects to be inside SQLAlchemy's
+            # asyncio bridge (from plain code it raised MissingGreenlet on an empty pool).
+            pooled = await self._engine.raw_connection()
             raw = pooled.driver_connection
             assert raw is not None
             pooled.detach()

@@ -35,6 +35,7 @@ from server.sync.models import (
     SyncMeta,
     SyncRecord,
 )
+from server.targets.models import Target
 from server.tickets.models import Ticket, TicketComment
 from server.visits.models import Visit, VisitNote
 
@@ -72,6 +73,7 @@ __all__ = [
     "StageObservation",
     "SyncMeta",
     "SyncRecord",
+    "Target",
     "Territory",
     "Ticket",
     "TicketComment",

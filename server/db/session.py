@@ -13,6 +13,8 @@ from litestar.datastructures import State
 from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from server.sync.writers import declare_bases
+
 __all__ = ["begin_reading", "provide_db", "release_request_connection", "request_connection"]
 
 _CONNECTION = "fieldline.connection"
@@ -73,6 +75,8 @@ async def provide_db(
             session = await stack.enter_async_context(state.sessionmaker(bind=connection))
         if request.method in _READ_METHODS:
             await begin_reading(session, state)
+        else:
+            declare_bases(session, request.method, request.headers, request.path_params)
         try:
             yield session
         except BaseException:

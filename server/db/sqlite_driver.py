@@ -41,20 +41,6 @@ async def _nothing() -> None:
     return None
 
 
-def _as_is(value: Any) -> Any:
-    return value
-
-
-# The sqlite3 module binds exact ints, floats and strings directly; any other parameter, even
-# None and bytes, goes through its adaptation protocol, which looks up ``__adapt__`` and
-# ``__conform__`` on types that have neither and builds two formatted AttributeErrors to find
-# that out. Change rows and records carry many NULLs and a packed body each: a registered
-# adapter is one dictionary hit instead (executemany of twenty rows with four NULLs each: -35%).
-# The values reach SQLite unchanged.
-sqlite3.register_adapter(type(None), _as_is)
-sqlite3.register_adapter(bytes, _as_is)
-
-
 class _Cursor(sqlite3.Cursor):
     def execute(self, *args: Any) -> Any:
         await_only(_nothing())

@@ -25,9 +25,11 @@ from server.auth.passwords import hash_password, verify_password
 from server.db.engine import create_engine, create_sessionmaker
 from server.db.migrate import upgrade
 from server.db.models import Base
+from server.demo.decisions import record_demo_decisions
 from server.demo.forecasts import forecast_history
 from server.demo.generator import DemoData, generate
 from server.demo.records import Row
+from server.demo.targets import set_demo_targets
 from server.forecasting.jobs import recompute_all
 from server.org.models import Region
 from server.sync.index import reindex_all
@@ -122,7 +124,11 @@ async def load_demo(
         async with sessions() as session:
             await _insert_all(session, data, progress)
             await session.commit()
-        # Managers should find forecasts on their first visit, not after the nightly run.
+        # Managers should find targets and forecasts on their first visit.
+        async with sessions() as session:
+            await set_demo_targets(session, now or datetime.now(UTC))
+            await record_demo_decisions(session)
+            await session.commit()
         progress("forecasts", 0, 1)
         async with sessions() as session:
             # A year of past months replayed first, so the recompute scores them: the accuracy

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.guards import principal_of, requires_role
-from server.auth.models import Role
+from server.auth.models import Role, User
 from server.auth.principal import Principal
 from server.db.base import utcnow
 from server.errors import BadRequest, Forbidden
@@ -172,6 +172,13 @@ def _parse_body(body: bytes, content_type: str) -> tuple[list[NewLead], bool, li
     return [NewLead(item) for item in decoded], True, []
 
 
+async def _rep_names(db: AsyncSession, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = await db.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
+    return dict(rows.all())
+
+
 class LeadController(Controller):
     path = "/leads"
     tags = ("leads",)
@@ -291,6 +298,7 @@ class LeadController(Controller):
         if region is None:
             raise BadRequest("region_id is required", field="region_id")
         result = await fairness_for_region(db, principal, region, days=days, now=utcnow())
+        names = await _rep_names(db, [r.rep_id for r in result.reps])
         return FairnessOut(
             region_id=region,
             days=days,
@@ -308,6 +316,7 @@ class LeadController(Controller):
                     target=r.target,
                     deviation=r.deviation,
                     entitled=r.entitled,
+                    rep_name=names.get(r.rep_id),
                 )
                 for r in result.reps
             ],
@@ -330,6 +339,7 @@ class LeadController(Controller):
             document=data.rules,
             now=utcnow(),
         )
+        names = await _rep_names(db, [r.rep_id for r in result.reps])
         return SimulateOut(
             region_id=data.region_id,
             days=data.days,
@@ -341,6 +351,7 @@ class LeadController(Controller):
                     actual=r.actual,
                     simulated=r.simulated,
                     difference=r.difference,
+                    rep_name=names.get(r.rep_id),
                 )
                 for r in result.reps
             ],

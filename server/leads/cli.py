@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from server.auth.models import Role
+from server.auth.models import Role, User
 from server.auth.principal import Principal
 from server.db.base import utcnow
 from server.db.engine import create_engine, create_sessionmaker
@@ -42,21 +42,41 @@ async def _simulate(
     engine = create_engine(settings.database_url, null_pool=True)
     try:
         async with create_sessionmaker(engine)() as session:
-            region_id = (
+            # Codes and names as people type them: `--region north` is the NORTH region.
+            wanted = region.strip().lower()
+            found = (
                 await session.execute(
-                    select(Region.id).where((Region.code == region) | (Region.id == region))
+                    select(Region.id, Region.name).where(
+                        (func.lower(Region.code) == wanted)
+                        | (func.lower(Region.name) == wanted)
+                        | (Region.id == region.strip())
+                    )
                 )
-            ).scalar_one_or_none()
-            if region_id is None:
-                raise SystemExit(f"fieldline: no region {region!r}")
+            ).first()
+            if found is None:
+                known = ", ".join(
+                    (await session.execute(select(Region.code).order_by(Region.code))).scalars()
+                )
+                raise SystemExit(f"fieldline: no region {region!r} (regions: {known})")
+            region_id, region_name = found
             result, version = await simulate_region(
                 session, _SYSTEM, region_id, days=days, document=document, now=utcnow()
+            )
+            names = dict(
+                (
+                    await session.execute(
+                        select(User.id, User.full_name).where(
+                            User.id.in_([r.rep_id for r in result.reps])
+                        )
+                    )
+                ).all()
             )
             await session.rollback()
     finally:
         await engine.dispose()
     return {
         "region_id": region_id,
+        "region": region_name,
         "days": days,
         "active_version": version,
         "leads": result.leads,
@@ -64,6 +84,7 @@ async def _simulate(
         "reps": [
             {
                 "rep_id": r.rep_id,
+                "rep_name": names.get(r.rep_id),
                 "actual": r.actual,
                 "simulated": r.simulated,
                 "difference": r.difference,

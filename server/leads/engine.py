@@ -48,6 +48,9 @@ __all__ = [
 WEEKDAYS: frozenset[int] = frozenset({0, 1, 2, 3, 4})
 _TRACE_EXCLUDED_CAP = 10
 _TRACE_TERRITORY_CAP = 5
+"""Excluded reps the hot loop keeps per lead; the stored trace lists up to
+``_TRACE_TERRITORY_LIST_CAP``, found by its own pass over every rep."""
+_TRACE_TERRITORY_LIST_CAP = 50
 _TRACE_CANDIDATE_CAP = 50
 _KM_PER_DEG_LAT_MIN = 110.0  # a degree of latitude is never shorter than 110.57 km
 _KM_PER_DEG_LON_EQ = 111.0  # a degree of longitude is at least 111.32 km × cos(latitude)
@@ -221,6 +224,7 @@ class Trace:
     __slots__ = (
         "candidates",
         "counts",
+        "engine",
         "in_region",
         "lead",
         "missed",
@@ -239,7 +243,9 @@ class Trace:
         counts: tuple[int, int, int, int] | None = None,
         missed: tuple[list[tuple[Any, ...]], ...] = (),
         candidates: list[tuple[str, float | None, float, float, float]] | None = None,
+        engine: Engine | None = None,
     ) -> None:
+        self.engine = engine
         self.lead = lead
         self.today = today
         self.override = override
@@ -280,23 +286,28 @@ class Trace:
             entering = self.in_region
             for step, (rule, _) in enumerate(_STEPS):
                 if step == 0:
-                    excluded = [
-                        {"rep_id": rep_id, "detail": _territory_detail(poly, radius, km)}
-                        for rep_id, poly, radius, km in self.missed[0]
-                    ]
+                    excluded = self._territory_excluded()
                 else:
                     excluded = [
-                        {"rep_id": rep_id, "detail": detail} for rep_id, detail in self.missed[step]
+                        self._rep(rep_id, detail=detail) for rep_id, detail in self.missed[step]
                     ]
                 out = self.counts[step]
-                stages.append({"rule": rule, "in": entering, "out": out, "excluded": excluded})
+                stages.append(
+                    {
+                        "rule": rule,
+                        "in": entering,
+                        "out": out,
+                        "excluded_count": (entering or 0) - out,
+                        "excluded": excluded,
+                    }
+                )
                 if out == 0:
                     break
                 entering = out
         if self.candidates is not None:
             ranked = sorted(self.candidates, key=lambda c: -c[4])  # stable: ties stay in id order
             trace["candidates"] = [
-                {"rep_id": c[0], "distance_km": c[1], "load": c[2], "deficit": c[3], "score": c[4]}
+                self._rep(c[0], distance_km=c[1], load=c[2], deficit=c[3], score=c[4])
                 for c in ranked[:_TRACE_CANDIDATE_CAP]
             ]
             trace["eligible_count"] = len(self.candidates)
@@ -310,6 +321,40 @@ class Trace:
             trace["via"] = decision.via
             trace["reason"] = None
         return trace
+
+    def _rep(self, rep_id: str, **fields: Any) -> dict[str, Any]:
+        """A rep's entry: its id, its name beside it when the engine knows one, the fields."""
+        entry: dict[str, Any] = {"rep_id": rep_id}
+        rep = self.engine.reps.get(rep_id) if self.engine is not None else None
+        if rep is not None and rep.name:
+            entry["rep_name"] = rep.name
+        entry.update(fields)
+        return entry
+
+    def _territory_excluded(self) -> list[dict[str, Any]]:
+        """Every rep of the region the territory rule turned away, in id order (up to a cap).
+        The spatial index never visits reps far from the lead, so the hot loop's own list would
+        leave them out; this pass asks the rule about every rep, which is why it runs only when
+        a trace is read, not while a batch is assigned."""
+        lead = self.lead
+        seen = [
+            self._rep(rep_id, detail=_territory_detail(poly, radius, km))
+            for rep_id, poly, radius, km in self.missed[0]
+        ]
+        excluded = (self.in_region or 0) - (self.counts[0] if self.counts else 0)
+        if self.engine is None or lead.lat is None or lead.lon is None or len(seen) >= excluded:
+            # The hot loop saw every excluded rep (no index, or none far away): nothing to add.
+            return seen
+        out: list[dict[str, Any]] = []
+        for rep in self.engine.reps.values():
+            if rep.id in lead.exclude:
+                continue
+            failure = territory_failure(rep, lead.lat, lead.lon, self.engine.rules)
+            if failure is not None:
+                out.append(self._rep(rep.id, detail=failure))
+                if len(out) >= min(excluded, _TRACE_TERRITORY_LIST_CAP):
+                    break
+        return out
 
 
 class _Entry:
@@ -614,7 +659,7 @@ class Engine:
 
         counts = (passed_territory, passed_skills, passed_availability, len(eligible))
         if not eligible:
-            record = Trace(lead, today, override, total, in_region, counts, missed)
+            record = Trace(lead, today, override, total, in_region, counts, missed, engine=self)
             reason = next(reason for (_, reason), n in zip(_STEPS, counts, strict=True) if n == 0)
             return _unassigned(lead, seed, reason, record)
 
@@ -650,7 +695,9 @@ class Engine:
         # Reps are visited in id order, so eligible ids and ties come out sorted.
         ties = tuple(tied)
         draw = random.Random(seed).randrange(len(ties)) if len(ties) > 1 else None
-        record = Trace(lead, today, override, total, in_region, counts, missed, candidates)
+        record = Trace(
+            lead, today, override, total, in_region, counts, missed, candidates, engine=self
+        )
         return Decision(
             lead.id,
             ties[draw or 0],

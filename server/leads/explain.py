@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth.models import Role
+from server.auth.models import Role, User
 from server.auth.principal import Principal
 from server.errors import Forbidden, NotFound
 from server.leads.context import active_rules, load_profiles, local_day, rep_loads
@@ -40,7 +40,24 @@ def _decision_dict(d: AssignmentDecision) -> dict[str, Any]:
     }
 
 
-def _why_winner(decision: AssignmentDecision) -> str:
+def _figures(c: dict[str, Any]) -> str:
+    """A candidate's figures as a person reads them: rounded, with units."""
+    km = c.get("distance_km")
+    distance = "no home base" if km is None else f"{km:.1f} km away"
+    return (
+        f"score {c['score']:.2f}: fairness deficit {c['deficit']:+.1f} leads, {distance}, "
+        f"load {c['load']:.0%} of capacity"
+    )
+
+
+def _who(c: dict[str, Any] | None, names: dict[str, str]) -> str:
+    if c is None:
+        return "another rep"
+    return names.get(c["rep_id"]) or c.get("rep_name") or c["rep_id"]
+
+
+def _why_winner(decision: AssignmentDecision, names: dict[str, str] | None = None) -> str:
+    names = names or {}
     trace = decision.trace
     if decision.kind == "manual":
         return f"assigned manually by {trace.get('actor', 'a manager')}: {decision.reason}"
@@ -53,10 +70,7 @@ def _why_winner(decision: AssignmentDecision) -> str:
     ties = trace.get("ties", [])
     text = prefix + "highest score among eligible reps"
     if best is not None:
-        text += (
-            f": score {best['score']} (fairness deficit {best['deficit']}, "
-            f"distance {best['distance_km']} km, load {best['load']})"
-        )
+        text += f": {_who(best, names)}, {_figures(best)}"
     if len(ties) > 1:
         text += (
             f"; tied with {len(ties) - 1} other rep(s), settled by the seeded draw "
@@ -65,12 +79,15 @@ def _why_winner(decision: AssignmentDecision) -> str:
     return text
 
 
-def _from_trace(decision: AssignmentDecision, rep_id: str) -> dict[str, Any] | None:
+def _from_trace(
+    decision: AssignmentDecision, rep_id: str, names: dict[str, str] | None = None
+) -> dict[str, Any] | None:
+    names = names or {}
     trace = decision.trace
     if decision.kind == "manual":
         return None
     if rep_id == decision.winner_id:
-        return {"outcome": "winner", "detail": _why_winner(decision)}
+        return {"outcome": "winner", "detail": _why_winner(decision, names)}
     override = trace.get("override") or {}
     if override.get("applied") and decision.winner_id:
         return {
@@ -87,16 +104,12 @@ def _from_trace(decision: AssignmentDecision, rep_id: str) -> dict[str, Any] | N
                 "outcome": "lost_draw",
                 "candidate": mine,
                 "winner": winner,
-                "detail": f"tied on score {mine['score']}; the seeded draw (seed "
-                f"{trace.get('seed')}, draw {trace.get('draw')}) picked another rep",
+                "detail": f"tied on score {mine['score']:.2f}; the seeded draw (seed "
+                f"{trace.get('seed')}, draw {trace.get('draw')}) picked {_who(winner, names)}",
             }
         detail = "eligible but scored lower"
         if winner is not None:
-            detail += (
-                f": {mine['score']} against {winner['score']} (deficit {mine['deficit']} vs "
-                f"{winner['deficit']}, distance {mine['distance_km']} vs {winner['distance_km']} "
-                f"km, load {mine['load']} vs {winner['load']})"
-            )
+            detail += f" ({_figures(mine)}) than {_who(winner, names)} ({_figures(winner)})"
         return {"outcome": "scored_lower", "candidate": mine, "winner": winner, "detail": detail}
     for stage in trace.get("stages", []):
         for excluded in stage.get("excluded", []):
@@ -105,6 +118,24 @@ def _from_trace(decision: AssignmentDecision, rep_id: str) -> dict[str, Any] | N
     if rep_id in (trace.get("lead") or {}).get("excluded_reps", []):
         return {"outcome": "excluded", "rule": "region", "detail": "already held this lead"}
     return None
+
+
+def _rep_ids(trace: dict[str, Any]) -> set[str]:
+    ids = {c["rep_id"] for c in trace.get("candidates", [])}
+    for stage in trace.get("stages", []):
+        ids |= {e["rep_id"] for e in stage.get("excluded", [])}
+    if trace.get("override"):
+        ids.add(trace["override"]["rep_id"])
+    return ids
+
+
+async def _names(session: AsyncSession, ids: set[str]) -> dict[str, str]:
+    """Names beside ids: a trace stored before names were kept, or a rep renamed since, still
+    reads with the name the rep has now."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.full_name).where(User.id.in_(list(ids))))
+    return dict(rows.all())
 
 
 async def explain_assignment(
@@ -136,22 +167,36 @@ async def explain_assignment(
         ).scalars()
     )
     latest = decisions[0] if decisions else None
+    trace_ids = _rep_ids(latest.trace) if latest else set()
+    names = await _names(
+        session,
+        trace_ids
+        | {i for i in (lead.assignee_id, rep_id) if i}
+        | {d.winner_id for d in decisions if d.winner_id},
+    )
     answer: dict[str, Any] = {
         "lead_id": lead.id,
         "status": lead.status,
         "assignee_id": lead.assignee_id,
+        "assignee_name": names.get(lead.assignee_id or ""),
         "assignment_kind": lead.assignment_kind,
         "unassigned_reason": lead.unassigned_reason,
-        "why": _why_winner(latest) if latest else "not evaluated yet",
+        "why": _why_winner(latest, names) if latest else "not evaluated yet",
+        "rep_names": names,
         "decision": None if latest is None else {**_decision_dict(latest), "trace": latest.trace},
         "history": [_decision_dict(d) for d in decisions],
         "rep": None,
     }
     if rep_id is None:
         return answer
-    recorded = _from_trace(latest, rep_id) if latest else None
+    recorded = _from_trace(latest, rep_id, names) if latest else None
     if recorded is not None:
-        answer["rep"] = {"rep_id": rep_id, "evaluated": "at_decision", **recorded}
+        answer["rep"] = {
+            "rep_id": rep_id,
+            "rep_name": names.get(rep_id),
+            "evaluated": "at_decision",
+            **recorded,
+        }
         return answer
     profiles = await load_profiles(session, [rep_id])
     profile = profiles.get(rep_id)

@@ -149,6 +149,7 @@ class SimulatedRepOut(msgspec.Struct, kw_only=True):
     actual: int
     simulated: int
     difference: int
+    rep_name: str | None = None
 
 
 class SimulateOut(msgspec.Struct, kw_only=True):
@@ -171,6 +172,7 @@ class FairnessRepOut(msgspec.Struct, kw_only=True):
     target: float
     deviation: float
     entitled: float | None
+    rep_name: str | None = None
 
 
 class FairnessOut(msgspec.Struct, kw_only=True):

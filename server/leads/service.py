@@ -46,6 +46,7 @@ __all__ = [
     "assign_leads",
     "assign_manually",
     "assign_pending",
+    "decision_trace",
     "get_rule_set",
     "reroute_overdue",
     "save_rule_set",
@@ -89,7 +90,7 @@ def _outcome(lead: Lead, via: str | None = None, skipped: str | None = None) -> 
     )
 
 
-def _trace(
+def decision_trace(
     decision: Decision, active: ActiveRules, kind: str, extra: dict[str, Any]
 ) -> dict[str, Any]:
     trace = decision.trace  # a fresh dict on every access
@@ -230,7 +231,7 @@ def _apply_auto(
             reason=decision.reason.value if decision.reason else None,
             seed=decision.seed,
             draw=decision.draw,
-            trace=_trace(decision, active, "auto", {"location_source": location}),
+            trace=decision_trace(decision, active, "auto", {"location_source": location}),
         )
     )
 
@@ -355,7 +356,9 @@ async def reroute_overdue(
                         reason=f"first touch not made within {hours:g} h",
                         seed=decision.seed,
                         draw=decision.draw,
-                        trace=_trace(decision, active, "sla_reroute", {"overdue_since": _iso(due)}),
+                        trace=decision_trace(
+                            decision, active, "sla_reroute", {"overdue_since": _iso(due)}
+                        ),
                     )
                 )
                 await record(

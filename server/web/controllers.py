@@ -6,6 +6,7 @@ token kept in a second cookie scoped to ``/manager``."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -21,15 +22,25 @@ from server.auth import service as auth_service
 from server.auth.middleware import SESSION_COOKIE
 from server.auth.models import Role
 from server.auth.principal import Principal
-from server.errors import FieldlineError, NotFound, RateLimited, Unauthorized
+from server.errors import BadRequest, FieldlineError, Forbidden, NotFound, RateLimited, Unauthorized
 from server.forecasting import service as forecasting
 from server.forecasting.pipeline import CATEGORIES
+from server.targets.service import MAX_AMOUNT, parse_month
+from server.targets.zones import display_zone
 from server.web import pages
+from server.web import region as region_pages
+from server.web.charts import bar_chart, forecast_chart, pace_chart
+from server.web.formatting import LOCALES, Formatter, InputError, formatter_for
 from server.web.templating import STATIC_DIR
 
 __all__ = ["ManagerController", "manager_handlers"]
 
 REFRESH_COOKIE = "fieldline_refresh"
+LOCALE_COOKIE = "fieldline_locale"
+DEVICE_COOKIE = "fieldline_device"
+"""Names the browser's device, so signing in again in the same browser reuses it."""
+WEB_DEVICE = "manager-web"
+"""The one device a manager's browsers sign in on (reused by every later sign-in)."""
 _PAGE_ROLES = (Role.MANAGER, Role.ADMIN)
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -41,6 +52,39 @@ def _client_ip(request: Request[Any, Any, Any]) -> str:
 def _principal(request: Request[Any, Any, Any]) -> Principal | None:
     user = request.scope.get("user")
     return user if isinstance(user, Principal) else None
+
+
+def _locale_tag(request: Request[Any, Any, Any]) -> str:
+    chosen = request.cookies.get(LOCALE_COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    configured: str = request.app.state.settings.locale
+    return configured
+
+
+async def _formatter(
+    request: Request[Any, Any, Any], db: AsyncSession, region_id: str | None
+) -> Formatter:
+    zone = await display_zone(db, request.app.state.settings, region_id)
+    return formatter_for(_locale_tag(request), zone)
+
+
+def _plain_formatter(request: Request[Any, Any, Any]) -> Formatter:
+    zone = request.app.state.settings.timezone or "UTC"
+    return formatter_for(_locale_tag(request), zone)
+
+
+def _month_choice(text: str | None, fmt: Formatter, now: datetime) -> tuple[date, str | None]:
+    """The month asked for, or this month with a message saying why the asked one was not
+    taken (a filter never turns into an error page)."""
+    local = now.astimezone(fmt.zone)
+    current = date(local.year, local.month, 1)
+    if not text:
+        return current, None
+    try:
+        return parse_month(text), None
+    except BadRequest:
+        return current, f"“{text}” is not a month (YYYY-MM, 2000–2100); showing this month."
 
 
 def _session_cookies(
@@ -92,6 +136,8 @@ def _page(
             "viewer": _principal(request),
             "path": request.url.path,
             "query": request.query_params,
+            "fmt": context.pop("fmt", None) or _plain_formatter(request),
+            "locale_tag": _locale_tag(request),
             **context,
         },
         status_code=status_code,
@@ -195,9 +241,11 @@ class ManagerController(Controller):
                 settings,
                 username=username,
                 password=password,
-                device_name="manager-web",
-                device_id=None,
+                device_name=WEB_DEVICE,
+                device_id=request.cookies.get(DEVICE_COOKIE) or None,
                 ip=_client_ip(request),
+                roles=_PAGE_ROLES,
+                reuse_named_device=True,
             )
         except RateLimited as exc:
             return _page(
@@ -217,12 +265,51 @@ class ManagerController(Controller):
                 error="Wrong username or password.",
                 username=username,
             )
+        except Forbidden:
+            # Checked before any device or session exists: the answer carries no cookie.
+            return _page(
+                "error.html",
+                request,
+                status_code=403,
+                status=403,
+                title="Not for your role",
+                detail="The manager pages are for regional managers and admins. "
+                "Reps use the Fieldline app.",
+            )
+        cookies = _session_cookies(
+            request, result.access_token, result.refresh_token, settings.access_token_ttl_s
+        )
+        cookies.append(
+            Cookie(
+                key=DEVICE_COOKIE,
+                value=result.device_id,
+                path="/manager",
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+                max_age=365 * 24 * 3600,
+            )
+        )
+        return Redirect(target, status_code=303, cookies=cookies)
+
+    @get("/locale", opt={"public": True})
+    async def set_locale(
+        self, request: Request[Any, Any, Any], to: str = "", next: str | None = None
+    ) -> Response[Any]:
+        back = _back(next)
+        if to not in LOCALES:
+            return Redirect(_with_notice(back, error=f"No language “{to}” here."))
         return Redirect(
-            target,
-            status_code=303,
-            cookies=_session_cookies(
-                request, result.access_token, result.refresh_token, settings.access_token_ttl_s
-            ),
+            back,
+            cookies=[
+                Cookie(
+                    key=LOCALE_COOKIE,
+                    value=to,
+                    path="/manager",
+                    samesite="lax",
+                    max_age=365 * 24 * 3600,
+                )
+            ],
         )
 
     @post("/logout", opt={"public": True}, status_code=303)
@@ -234,34 +321,127 @@ class ManagerController(Controller):
 
     @get("/", opt={"public": True})
     async def overview(
-        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        region: str | None = None,
+        month: str | None = None,
+        sort: str = "status",
+        order: str = "asc",
     ) -> Response[Any]:
         viewer = await _viewer(request, db)
         if not isinstance(viewer, Principal):
             return viewer
         region_id = await pages.pick_region(db, viewer, region)
-        overview = await pages.region_overview(db, viewer, region_id)
-        return _page("overview.html", request, o=overview, categories=CATEGORIES, nav="overview")
+        fmt = await _formatter(request, db, region_id)
+        now = datetime.now(UTC)
+        the_month, notice = _month_choice(month, fmt, now)
+        if sort not in pages.REP_SORTS:
+            notice, sort = f"The reps table cannot be sorted by “{sort}”.", "status"
+        overview = await pages.region_overview(
+            db,
+            viewer,
+            region_id,
+            month=the_month,
+            now=now,
+            zone=fmt.zone,
+            sort=sort,
+            descending=order == "desc",
+        )
+        charts = _charts(overview.chart_points, overview.targets, fmt)
+        return _page(
+            "overview.html",
+            request,
+            o=overview,
+            categories=CATEGORIES,
+            nav="overview",
+            fmt=fmt,
+            notice=notice,
+            sort=sort,
+            order="desc" if order == "desc" else "asc",
+            month=the_month,
+            charts=charts,
+        )
 
     @get("/reps/{rep_id:str}", opt={"public": True})
     async def rep(
-        self, request: Request[Any, Any, Any], db: AsyncSession, rep_id: str
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        rep_id: str,
+        month: str | None = None,
     ) -> Response[Any]:
         viewer = await _viewer(request, db)
         if not isinstance(viewer, Principal):
             return viewer
-        page = await pages.rep_page(db, viewer, rep_id)
-        return _page("rep.html", request, r=page, nav="overview")
+        fmt = await _formatter(request, db, viewer.region_id)
+        now = datetime.now(UTC)
+        the_month, notice = _month_choice(month, fmt, now)
+        page = await pages.rep_page(
+            db, viewer, rep_id, month=the_month, now=now, zone=fmt.zone, fmt=fmt
+        )
+        if page.scope.region_id and page.scope.region_id != viewer.region_id:
+            fmt = await _formatter(request, db, page.scope.region_id)
+        charts = _charts(page.chart_points, page.targets, fmt, rep_id=rep_id)
+        return _page(
+            "rep.html",
+            request,
+            r=page,
+            nav="overview",
+            fmt=fmt,
+            notice=notice,
+            month=the_month,
+            charts=charts,
+        )
 
     @get("/sync", opt={"public": True})
     async def sync_health(
-        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        region: str | None = None,
+        hours: str | None = None,
     ) -> Response[Any]:
         viewer = await _viewer(request, db)
         if not isinstance(viewer, Principal):
             return viewer
-        page = await pages.sync_page(db, viewer, region)
-        return _page("sync.html", request, s=page, nav="sync")
+        settings = request.app.state.settings
+        threshold, notice = settings.offline_after_h, None
+        if hours:
+            try:
+                threshold = int(hours)
+                if not 1 <= threshold <= 24 * 60:
+                    raise ValueError(hours)
+            except ValueError:
+                threshold = settings.offline_after_h
+                notice = (
+                    f"“{hours}” is not a number of hours from 1 to 1440; showing {threshold} h."
+                )
+        if region and viewer.role is Role.ADMIN:
+            await pages.pick_region(db, viewer, region)  # an unknown region is the 404 page
+        page = await pages.sync_page(
+            db, viewer, region, now=datetime.now(UTC), threshold_h=threshold
+        )
+        fmt = await _formatter(request, db, page.region.id if page.region else viewer.region_id)
+        return _page("sync.html", request, s=page, nav="sync", fmt=fmt, notice=notice)
+
+    @get("/orders", opt={"public": True})
+    async def orders(
+        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+    ) -> Response[Any]:
+        return await _region_page(request, db, region, "orders")
+
+    @get("/visits", opt={"public": True})
+    async def visits(
+        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+    ) -> Response[Any]:
+        return await _region_page(request, db, region, "visits")
+
+    @get("/tickets", opt={"public": True})
+    async def tickets(
+        self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
+    ) -> Response[Any]:
+        return await _region_page(request, db, region, "tickets")
 
     @post("/forecasts/adjust", opt={"public": True}, status_code=303)
     async def adjust(
@@ -271,16 +451,12 @@ class ManagerController(Controller):
         if not isinstance(viewer, Principal):
             return viewer
         back = _back(data.get("back"))
+        fmt = await _formatter(request, db, viewer.region_id)
         try:
-            value = float(data.get("value", "").replace(",", "").strip())
-        except ValueError:
-            return Redirect(
-                _with_notice(back, error="Enter the adjusted value as a number."), status_code=303
-            )
-        if not math.isfinite(value) or value < 0:
-            return Redirect(
-                _with_notice(back, error="The adjusted value cannot be negative."), status_code=303
-            )
+            # Read as the page wrote it: "125.000" on a German page is 125,000.
+            value = fmt.parse_amount(data.get("value", ""), maximum=MAX_AMOUNT)
+        except InputError as exc:
+            return Redirect(_with_notice(back, error=str(exc)), status_code=303)
         if not data.get("reason", "").strip():
             return Redirect(
                 _with_notice(back, error="Say why: an adjustment needs a reason."), status_code=303
@@ -294,6 +470,107 @@ class ManagerController(Controller):
                 _with_notice(back, error="That forecast is not in your region."), status_code=303
             )
         return Redirect(_with_notice(back, saved="1"), status_code=303)
+
+
+async def _region_page(
+    request: Request[Any, Any, Any], db: AsyncSession, region: str | None, kind: str
+) -> Response[Any]:
+    """Orders, visits or tickets of a region; filters come from the query string and any that
+    cannot be used is named on the page and left out."""
+    viewer = await _viewer(request, db)
+    if not isinstance(viewer, Principal):
+        return viewer
+    region_id = await pages.pick_region(db, viewer, region)
+    fmt = await _formatter(request, db, region_id)
+    now = datetime.now(UTC)
+    q = request.query_params
+    filters = await region_pages.parse_filters(
+        db,
+        viewer,
+        region_id,
+        zone=fmt.zone,
+        now=now,
+        territory=q.get("territory"),
+        rep=q.get("rep"),
+        start=q.get("from"),
+        end=q.get("to"),
+        days=q.get("days"),
+    )
+    week_labels = [fmt.short_day(w) for w in filters.weeks]
+    context: dict[str, Any] = {"f": filters, "regions": []}
+    if viewer.role is Role.ADMIN:
+        context["regions"] = await pages.region_choices(db)
+    labels: list[str] = week_labels
+    if kind == "orders":
+        report: Any = await region_pages.orders_report(db, viewer, filters, now)
+        series, value, wide = report.by_week, (lambda v: fmt.money(v, True)), 1100
+    elif kind == "visits":
+        report = await region_pages.visits_report(db, viewer, filters, now)
+        series, value, wide = report.by_week, fmt.count, 560
+    else:
+        report = await region_pages.tickets_report(db, viewer, filters, now)
+        labels = [label for label, _ in region_pages.AGE_BUCKETS]
+        series, value, wide = report.by_age, fmt.count, 560
+    # Wide for a desk, narrow for a phone (CSS shows one): the text keeps its size.
+    chart = {
+        "wide": bar_chart(
+            labels,
+            series,
+            value=value,
+            width=wide,
+            height=260,
+            label_every=max(1, math.ceil(len(labels) / (14 if wide >= 1000 else 7))),
+        ),
+        "narrow": bar_chart(
+            labels,
+            series,
+            value=value,
+            width=360,
+            height=240,
+            label_every=max(1, math.ceil(len(labels) / 4)),
+        ),
+    }
+    return _page(
+        f"{kind}.html",
+        request,
+        nav=kind,
+        fmt=fmt,
+        r=report,
+        chart=chart,
+        notice=" ".join(filters.messages) or None,
+        **context,
+    )
+
+
+def _charts(points: Any, targets: Any, fmt: Formatter, rep_id: str | None = None) -> dict[str, Any]:
+    """Each chart twice: wide for a desk, narrow for a phone (CSS shows one), so the text in
+    the SVG stays readable when the browser scales it to the screen."""
+    out: dict[str, Any] = {}
+    money = lambda v: fmt.money(v, True)  # noqa: E731
+    out["forecast"] = forecast_chart(points, money=money, month=fmt.month)
+    out["forecast_narrow"] = forecast_chart(
+        points, width=380, height=260, money=money, month=fmt.month
+    )
+    if targets is not None:
+        line = targets.region if rep_id is None else targets.reps.get(rep_id)
+        if line is not None:
+            days = pages.month_days(targets.month)
+            actual = [c[1] for c in line.cumulative]
+            expected = pages.expected_curve(targets, line.pace.target)
+            # The rep page gives the pace chart the card's whole width; the overview half.
+            wide = 1100 if rep_id is not None else 560
+            for name, width, height in (("pace", wide, 260), ("pace_narrow", 360, 240)):
+                out[name] = pace_chart(
+                    days,
+                    actual,
+                    expected,
+                    line.pace.target,
+                    money=money,
+                    day_label=fmt.short_day,
+                    width=width,
+                    height=height,
+                )
+    return out
 
 
 def manager_handlers() -> list[Any]:

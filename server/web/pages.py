@@ -3,9 +3,11 @@ sync health. Controllers render these; nothing here knows about HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,21 +26,26 @@ from server.orders.models import Order
 from server.org.models import Region, Territory
 from server.scoping import visible
 from server.sync.models import ConflictRecord, DeviceSyncState, QuarantinedMutation
+from server.targets import service as targets
+from server.targets.pace import PaceStatus, day_weights, month_days
+from server.targets.service import RegionPace, ScopePace
 from server.tickets.models import Ticket
 from server.visits.models import Visit
 from server.web.charts import (
-    ForecastChart,
     MapPoint,
     PointMap,
     SeriesPoint,
-    forecast_chart,
     point_map,
 )
+from server.web.formatting import Formatter
 
 __all__ = [
+    "REP_SORTS",
     "Overview",
     "RepPage",
     "SyncPage",
+    "expected_curve",
+    "month_days",
     "region_choices",
     "region_overview",
     "rep_page",
@@ -76,7 +83,7 @@ def _latest(history: list[ForecastAdjustment]) -> float | None:
 
 def _chart(
     history: list[reports.ChartPoint], forecasts: list[Forecast], adjusted: dict[date, float]
-) -> ForecastChart:
+) -> list[SeriesPoint]:
     points = [
         SeriesPoint(p.period_start, actual=p.actual, past_forecast=p.forecast) for p in history
     ]
@@ -91,7 +98,20 @@ def _chart(
         )
         for f in forecasts
     ]
-    return forecast_chart(points)
+    return points
+
+
+def expected_curve(figures: RegionPace, target: float | None) -> list[float] | None:
+    """The expected running total for every day of the month, climbing to ``target``."""
+    if not target:
+        return None
+    weights = day_weights(figures.month, figures.shape)
+    total = sum(weights.values()) or 1.0
+    running, out = 0.0, []
+    for day in month_days(figures.month):
+        running += weights[day]
+        out.append(target * running / total)
+    return out
 
 
 @dataclass
@@ -103,6 +123,39 @@ class RepRow:
     adjusted: float | None
     attainment: float | None
     accuracy: Metrics | None
+    target: ScopePace | None = None
+
+
+_STATUS_ORDER = {
+    PaceStatus.BEHIND: 0,
+    PaceStatus.ON_TRACK: 1,
+    PaceStatus.AHEAD: 2,
+    PaceStatus.NO_TARGET: 3,
+}
+
+
+REP_SORTS: dict[str, Callable[[RepRow], Any]] = {
+    "name": lambda r: r.name.lower(),
+    "territory": lambda r: (r.territory.lower(), r.name.lower()),
+    "target": lambda r: r.target.pace.target if r.target else None,
+    "sold": lambda r: r.target.pace.actual if r.target else None,
+    "attainment": lambda r: r.target.pace.attainment if r.target else None,
+    "pace": lambda r: r.target.pace.pace if r.target else None,
+    "status": lambda r: (
+        (_STATUS_ORDER[r.target.pace.status], r.target.pace.pace or 0.0) if r.target else (9, 0.0)
+    ),
+    "yoy": lambda r: r.target.yoy if r.target else None,
+    "forecast": lambda r: r.forecast.blend if r.forecast else None,
+}
+"""The reps table's sortable columns. Default: status, the furthest behind first."""
+
+
+def sort_reps(rows: list[RepRow], key: str, descending: bool) -> list[RepRow]:
+    """Rows without the figure (no target, no forecast) go last whichever way the sort runs."""
+    by = REP_SORTS.get(key, REP_SORTS["status"])
+    known = [r for r in rows if by(r) is not None]
+    unknown = [r for r in rows if by(r) is None]
+    return sorted(known, key=by, reverse=descending) + sorted(unknown, key=lambda r: r.name.lower())
 
 
 @dataclass
@@ -111,12 +164,13 @@ class Overview:
     regions: list[tuple[str, str]]
     forecasts: list[Forecast]
     adjustments: dict[Any, list[ForecastAdjustment]]
-    chart: ForecastChart
+    chart_points: list[SeriesPoint]
     reps: list[RepRow]
     accuracy: reports.AccuracyReport
     history: list[tuple[ForecastAdjustment, str, str]]
     """(adjustment, scope name, who) newest first, for the region and everything in it."""
     users: dict[str, str] = field(default_factory=dict)
+    targets: RegionPace | None = None
 
     @property
     def current(self) -> Forecast | None:
@@ -128,8 +182,21 @@ class Overview:
         )
 
 
-async def region_overview(session: AsyncSession, principal: Principal, region_id: str) -> Overview:
+async def region_overview(
+    session: AsyncSession,
+    principal: Principal,
+    region_id: str,
+    *,
+    month: date,
+    now: datetime,
+    zone: ZoneInfo,
+    sort: str = "status",
+    descending: bool = False,
+) -> Overview:
     scope = await reports.resolve_scope(session, principal, "region", region_id)
+    pace = await targets.region_pace(
+        session, scope.id, month=month, now=now, tz=zone, tz_name=zone.key
+    )
     forecasts = await reports.current_forecasts(session, scope)
     adjustments = await reports.adjustments_for(session, forecasts)
     adjusted = {
@@ -142,7 +209,7 @@ async def region_overview(session: AsyncSession, principal: Principal, region_id
         )
         is not None
     }
-    chart = _chart(await reports.chart_history(session, scope), forecasts, adjusted)
+    chart_points = _chart(await reports.chart_history(session, scope), forecasts, adjusted)
 
     territories = dict(
         (
@@ -188,8 +255,10 @@ async def region_overview(session: AsyncSession, principal: Principal, region_id
                 adjusted=adj,
                 attainment=(f.closed / target) if f and target else None,
                 accuracy=accuracy.by_rep.get(r.id),
+                target=pace.reps.get(r.id),
             )
         )
+    rows = sort_reps(rows, sort, descending)
 
     history_rows = (
         await session.execute(
@@ -211,11 +280,12 @@ async def region_overview(session: AsyncSession, principal: Principal, region_id
         regions=await region_choices(session) if principal.role is Role.ADMIN else [],
         forecasts=forecasts,
         adjustments=adjustments,
-        chart=chart,
+        chart_points=chart_points,
         reps=rows,
         accuracy=accuracy,
         history=history,
         users=names,
+        targets=pace,
     )
 
 
@@ -244,7 +314,7 @@ class RepPage:
     territory: str
     forecasts: list[Forecast]
     adjustments: dict[Any, list[ForecastAdjustment]]
-    chart: ForecastChart
+    chart_points: list[SeriesPoint]
     opportunities: list[OpportunityRow]
     visits: list[tuple[Visit, str]]
     map: PointMap
@@ -252,6 +322,8 @@ class RepPage:
     tickets: list[tuple[Ticket, str]]
     accuracy: Metrics | None
     users: dict[str, str]
+    target: ScopePace | None = None
+    targets: RegionPace | None = None
 
     def adjusted(self, f: Forecast) -> float | None:
         return _latest(
@@ -259,8 +331,24 @@ class RepPage:
         )
 
 
-async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> RepPage:
+async def rep_page(
+    session: AsyncSession,
+    principal: Principal,
+    rep_id: str,
+    *,
+    month: date,
+    now: datetime,
+    zone: ZoneInfo,
+    fmt: Formatter,
+) -> RepPage:
     scope = await reports.resolve_scope(session, principal, "rep", rep_id)
+    pace = (
+        await targets.region_pace(
+            session, scope.region_id, month=month, now=now, tz=zone, tz_name=zone.key
+        )
+        if scope.region_id
+        else None
+    )
     user = await session.get(User, rep_id)
     assert user is not None
     territory = await session.get(Territory, user.territory_id) if user.territory_id else None
@@ -277,7 +365,7 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
         )
         is not None
     }
-    chart = _chart(await reports.chart_history(session, scope), forecasts, adjusted)
+    chart_points = _chart(await reports.chart_history(session, scope), forecasts, adjusted)
     win_rates = await _region_win_rates(session, scope.region_id)
 
     account_names: dict[str, str] = {}
@@ -368,9 +456,9 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
         if v.check_in_lat is None or v.check_in_lon is None:
             continue
         kind = "flagged" if v.flags else "verified" if v.verified else "unverified"
-        label = f"{account_names.get(v.account_id, '?')} · {v.check_in_at:%d %b %H:%M}"
+        label = f"{account_names.get(v.account_id, '?')} · {fmt.when(v.check_in_at)}"
         if v.distance_m is not None:
-            label += f" · {v.distance_m:.0f} m from the account"
+            label += f" · {fmt.distance(v.distance_m)} from the account"
         if v.flags:
             label += " · " + ", ".join(v.flags)
         points.append(MapPoint(v.check_in_lat, v.check_in_lon, kind, label))
@@ -386,7 +474,7 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
         territory=territory.name if territory else "—",
         forecasts=forecasts,
         adjustments=adjustments,
-        chart=chart,
+        chart_points=chart_points,
         opportunities=[
             OpportunityRow(
                 name=o.name,
@@ -407,6 +495,8 @@ async def rep_page(session: AsyncSession, principal: Principal, rep_id: str) -> 
         users=await _user_names(
             session, {a.user_id for rows in adjustments.values() for a in rows}
         ),
+        target=pace.reps.get(rep_id) if pace else None,
+        targets=pace,
     )
 
 
@@ -432,9 +522,28 @@ async def _region_win_rates(session: AsyncSession, region_id: str | None) -> dic
 
 @dataclass
 class DeviceRow:
-    state: DeviceSyncState
+    device_id: str
     device: str
     user: str
+    user_id: str
+    is_rep: bool
+    last_sync: datetime | None
+    """The device's last push or pull (its last sign-in when it never synced)."""
+    pending: int | None
+    """Unsent changes it reported at its last sync; None when it never said."""
+    oldest_pending_at: datetime | None
+    rejected: int
+    offline_s: float | None
+    flagged: bool
+
+
+@dataclass
+class OfflineRep:
+    id: str
+    name: str
+    last_sync: datetime | None
+    offline_s: float | None
+    devices: int
 
 
 @dataclass
@@ -444,17 +553,41 @@ class SyncPage:
     devices: list[DeviceRow]
     quarantined: list[tuple[QuarantinedMutation, str]]
     conflicts: list[tuple[ConflictRecord, str]]
+    offline_reps: list[OfflineRep] = field(default_factory=list)
+    threshold_h: int = 48
 
     @property
     def unsent(self) -> int:
         """Mutations the listed devices said they still held. A push need not say (``pending``
         is optional), so a device may have no count: it adds nothing."""
-        return sum(row.state.pending or 0 for row in self.devices)
+        return sum(row.pending or 0 for row in self.devices)
+
+    @property
+    def rejected(self) -> int:
+        return sum(row.rejected for row in self.devices)
 
 
-async def sync_page(session: AsyncSession, principal: Principal, region_id: str | None) -> SyncPage:
-    """Devices with unsent or refused changes, quarantined mutations and the conflict log of a
-    region (an admin may ask for all regions with no ``region_id``)."""
+_WEB_DEVICE = "manager-web"
+"""Browsers signed in to these pages: devices of a kind, but they never sync."""
+
+
+def _newest(*stamps: datetime | None) -> datetime | None:
+    present = [s for s in stamps if s is not None]
+    return max(present) if present else None
+
+
+async def sync_page(
+    session: AsyncSession,
+    principal: Principal,
+    region_id: str | None,
+    *,
+    now: datetime,
+    threshold_h: int,
+) -> SyncPage:
+    """Every device of a region with its last sync, unsent and refused changes and how long it
+    has been offline; the reps offline past ``threshold_h`` (also those whose devices never
+    reported anything, or who have none); quarantined mutations and the conflict log (an admin
+    may ask for all regions with no ``region_id``)."""
     scope: Scope | None = None
     if principal.role is Role.MANAGER or region_id:
         scope = await reports.resolve_scope(
@@ -464,18 +597,78 @@ async def sync_page(session: AsyncSession, principal: Principal, region_id: str 
     if scope is not None:
         territory_ids = select(Territory.id).where(Territory.region_id == scope.id)
         user_filter = or_(User.region_id == scope.id, User.territory_id.in_(territory_ids))
-    devices = (
-        await session.execute(
-            select(DeviceSyncState, Device.name, User.full_name)
-            .join(User, User.id == DeviceSyncState.user_id)
-            .outerjoin(Device, Device.id == DeviceSyncState.device_id)
-            .where(user_filter, or_(DeviceSyncState.pending > 0, DeviceSyncState.rejected > 0))
-            .order_by(
-                DeviceSyncState.oldest_pending_at.asc().nulls_last(), DeviceSyncState.device_id
+    users = {
+        u.id: u
+        for u in (
+            await session.execute(
+                select(User.id, User.full_name, User.role).where(user_filter, User.active)
             )
-            .limit(200)
+        ).all()
+    }
+    states = {
+        st.device_id: st
+        for st in (
+            await session.execute(
+                select(DeviceSyncState).where(DeviceSyncState.user_id.in_(list(users)))
+            )
+        ).scalars()
+    }
+    devices = {
+        d.id: d
+        for d in (
+            await session.execute(
+                select(Device).where(
+                    Device.user_id.in_(list(users)),
+                    Device.revoked_at.is_(None),
+                    Device.name != _WEB_DEVICE,
+                )
+            )
+        ).scalars()
+    }
+    threshold_s = threshold_h * 3600
+    rows: list[DeviceRow] = []
+    for device_id in set(devices) | set(states):
+        device, state = devices.get(device_id), states.get(device_id)
+        user_id = device.user_id if device else state.user_id if state else ""
+        user = users.get(user_id)
+        if user is None:
+            continue
+        last = _newest(state.last_push_at, state.last_pull_at) if state else None
+        if last is None and device is not None:
+            last = device.last_seen_at
+        offline = (now - last).total_seconds() if last else None
+        rows.append(
+            DeviceRow(
+                device_id=device_id,
+                device=device.name if device else device_id[:8],
+                user=user.full_name,
+                user_id=user_id,
+                is_rep=user.role == Role.REP,
+                last_sync=last,
+                pending=state.pending if state else None,
+                oldest_pending_at=state.oldest_pending_at if state else None,
+                rejected=state.rejected if state else 0,
+                offline_s=offline,
+                flagged=offline is None or offline > threshold_s,
+            )
         )
-    ).all()
+    # Longest offline first; a device that never synced heads the list.
+    rows.sort(key=lambda r: (-(r.offline_s if r.offline_s is not None else float("inf")), r.user))
+    by_rep: dict[str, list[DeviceRow]] = {}
+    for row in rows:
+        by_rep.setdefault(row.user_id, []).append(row)
+    offline_reps: list[OfflineRep] = []
+    for uid, u in users.items():
+        if u.role != Role.REP:
+            continue
+        own = by_rep.get(uid, [])
+        last = _newest(*(r.last_sync for r in own))
+        offline = (now - last).total_seconds() if last else None
+        if offline is None or offline > threshold_s:
+            offline_reps.append(OfflineRep(uid, u.full_name, last, offline, len(own)))
+    offline_reps.sort(
+        key=lambda r: (-(r.offline_s if r.offline_s is not None else float("inf")), r.name)
+    )
     quarantine_q = select(QuarantinedMutation).where(QuarantinedMutation.resolved_at.is_(None))
     conflicts_q = select(ConflictRecord)
     if scope is not None:
@@ -496,9 +689,9 @@ async def sync_page(session: AsyncSession, principal: Principal, region_id: str 
     return SyncPage(
         region=scope,
         regions=await region_choices(session) if principal.role is Role.ADMIN else [],
-        devices=[
-            DeviceRow(state, device or state.device_id[:8], user) for state, device, user in devices
-        ],
+        devices=rows[:500],
         quarantined=[(q, names.get(q.user_id, "?")) for q in quarantined],
         conflicts=[(c, names.get(c.loser_user_id or "", "—")) for c in conflicts],
+        offline_reps=offline_reps,
+        threshold_h=threshold_h,
     )

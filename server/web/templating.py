@@ -1,68 +1,63 @@
-"""Jinja templates of the manager pages, with the few filters they share."""
+"""Jinja templates of the manager pages, with the filters they share. The filters format by the
+request's ``Formatter`` (locale and time zone), found in the template context as ``fmt``."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from server.forecasting.periods import period_label
 from server.forecasting.runrate import METHODS
+from server.web.formatting import LOCALES, Formatter, formatter_for
 
-__all__ = ["STATIC_DIR", "TEMPLATE_DIR", "template_config"]
+__all__ = ["DEFAULT_FORMATTER", "STATIC_DIR", "TEMPLATE_DIR", "template_config"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
+DEFAULT_FORMATTER = formatter_for("en", "UTC")
 
 
-def money(value: float | None, compact: bool = False) -> str:
-    if value is None:
-        return "–"
-    if compact:
-        for limit, suffix in ((1e6, "M"), (1e3, "k")):
-            if abs(value) >= limit:
-                return f"€{value / limit:.1f}{suffix}"
-    return f"€{value:,.0f}"
+def _fmt(context: Context) -> Formatter:
+    found = context.get("fmt")
+    return found if isinstance(found, Formatter) else DEFAULT_FORMATTER
 
 
-def pct(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    return f"{value:+.1%}" if signed else f"{value:.1%}"
+def _filter(name: str) -> Callable[..., str]:
+    @pass_context
+    def apply(context: Context, value: Any, *args: Any) -> str:
+        result: str = getattr(_fmt(context), name)(value, *args)
+        return result
+
+    return apply
 
 
-def num(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def month(value: date) -> str:
-    return value.strftime("%b %Y")
-
-
-def when(value: datetime | None) -> str:
-    if value is None:
-        return "–"
-    return value.astimezone(UTC).strftime("%d %b %Y %H:%M")
-
-
-def ago(value: datetime | None) -> str:
-    if value is None:
-        return "–"
-    seconds = (datetime.now(UTC) - value).total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return "just now"
+_FILTERS = (
+    "money",
+    "pct",
+    "num",
+    "count",
+    "distance",
+    "when",
+    "day",
+    "short_day",
+    "month",
+    "ago",
+    "duration",
+)
 
 
 def _configure(engine: JinjaTemplateEngine) -> None:
     env: Environment = engine.engine
-    env.filters.update(money=money, pct=pct, num=num, month=month, when=when, ago=ago)
+    env.filters.update({name: _filter(name) for name in _FILTERS})
     env.filters["period"] = lambda start, granularity="month": period_label(start, granularity)
     env.globals["METHODS"] = METHODS
+    env.globals["LOCALES"] = LOCALES
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Contact
-from server.db.direct import _multirow_sql, execute, insert_rows_async
+from server.db.direct import execute, insert_rows_async
 from server.sync.capture import log_insert
 from server.sync.models import ChangeLog, SyncRecord
 from tests.seed import run_db
@@ -215,30 +215,6 @@ def test_statement_listeners_see_direct_statements(store: Store) -> None:
     finally:
         event.remove(Engine, "before_cursor_execute", capture)
     assert any("FROM sync_records" in statement for statement in seen)
-
-
-def test_many_rows_for_postgresql_go_in_one_values_list_with_renumbered_placeholders() -> None:
-    single = "INSERT INTO t (a, b, c) VALUES (f(), $1::INT, $2) ON CONFLICT (a) DO NOTHING"
-    assert _multirow_sql(single, 2, 3) == (
-        "INSERT INTO t (a, b, c) VALUES (f(), $1::INT, $2), (f(), $3::INT, $4), "
-        "(f(), $5::INT, $6) ON CONFLICT (a) DO NOTHING"
-    )
-    # A placeholder outside the row (or a row that is not $1..$width) cannot be repeated: such a
-    # statement runs once per row instead.
-    assert (
-        _multirow_sql("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = $2", 1, 2)
-        is None
-    )
-    assert _multirow_sql("INSERT INTO t (a, b) VALUES ($2, $1)", 2, 2) is None
-
-
-def test_a_value_every_row_shares_is_sent_once_and_named_in_each_row() -> None:
-    single = "INSERT INTO t (a, b, c) VALUES ($1::TIMESTAMP, $2, $3::TEXT)"
-    # Columns 0 and 2 are shared: their values come first ($1, $2), then each row's own.
-    assert _multirow_sql(single, 3, 3, (0, 2)) == (
-        "INSERT INTO t (a, b, c) VALUES ($1::TIMESTAMP, $3, $2::TEXT), "
-        "($1::TIMESTAMP, $4, $2::TEXT), ($1::TIMESTAMP, $5, $2::TEXT)"
-    )
 
 
 def test_rows_that_share_values_are_stored_as_sqlalchemy_stores_them(store: Store) -> None:

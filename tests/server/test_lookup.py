@@ -56,7 +56,7 @@ def test_a_lookup_sees_each_commit_at_once(tmp_path: Path) -> None:
 def test_a_lookup_connection_cannot_write(tmp_path: Path) -> None:
     async def work(_engine: AsyncEngine, lookup: Lookup) -> None:
         await lookup.first(_BODY, {"id": 1})
-        lookup._connection().execute("DELETE FROM notes")
+        (await lookup._connection()).execute("DELETE FROM notes")
 
     with pytest.raises(sqlite3.OperationalError, match="readonly database"):
         _run(f"sqlite:///{tmp_path / 'lookup.db'}", work)
@@ -79,3 +79,17 @@ def test_lookups_leave_no_snapshot_open_so_the_log_can_restart(tmp_path: Path) -
     busy, log, copied = _run(f"sqlite:///{tmp_path / 'lookup.db'}", work)
     assert busy == 0  # a reader pinning a snapshot would make the truncating checkpoint busy
     assert log == copied == 0
+
+
+def test_a_first_lookup_opens_its_connection_while_every_pooled_one_is_in_use(
+    tmp_path: Path,
+) -> None:
+    async def work(engine: AsyncEngine, lookup: Lookup) -> Any:
+        # The pool has to make a new connection for the lookup, and runs the connect-time
+        # settings on it: that must work from a request as it does from the pool's own users.
+        async with engine.connect() as busy:
+            await busy.execute(text("SELECT 1"))
+            return await lookup.first(_BODY, {"id": 1})
+
+    found = _run(f"sqlite:///{tmp_path / 'lookup.db'}", work)
+    assert found.body == "first"

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from client_sdk.store import loads
+from server.sync.clock import NODE_PREFIX
 from server.sync.coerce import FieldError, from_wire
 from sync.checksum import scope_digest
 from sync.messages import Applied, Delete, Merged, Upsert
@@ -358,10 +359,18 @@ def _matching(
         and c.record_id == record_id
         and c.field == name
         and c.rule == rule
-        and c.discarded_origin == discarded_origin
+        and _same_writer(c.discarded_origin, discarded_origin)
         and _same(entity, name, c.discarded, discarded)
         for c in conflicts
     )
+
+
+def _same_writer(recorded: str | None, expected: str | None) -> bool:
+    """The ledger knows a server-side write as "server"; the conflict log names the node of the
+    server process that made it (``server-`` and its own id)."""
+    if expected == "server" and recorded is not None:
+        return recorded.startswith(NODE_PREFIX)
+    return recorded == expected
 
 
 def merged_discards_logged(ledger: Ledger, view: ServerView) -> list[str]:

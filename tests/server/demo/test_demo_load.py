@@ -20,10 +20,11 @@ from server.catalog.models import Price, PriceList, Product
 from server.demo import DEMO_PASSWORD, DemoError, DemoResult, generate, load_demo
 from server.demo.geo import haversine_km, inside
 from server.demo.places import REGIONS
-from server.leads.models import Lead
+from server.leads.models import AssignmentDecision, Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.org.models import Region, Territory
+from server.targets.models import Target
 from server.tickets.models import Ticket, TicketComment
 from server.visits.models import Visit
 from tests.seed import run_db
@@ -356,3 +357,31 @@ def test_the_accuracy_panel_opens_on_a_year_of_scored_months_and_adjustments(
     assert report.value_added.n > 0 and report.value_added.wape is not None
     methods = {row[0] for row in _rows(store, select(Forecast.method).distinct())}
     assert "combination" in methods
+
+
+def test_every_rep_and_region_has_a_target_for_this_month_near_last_years_sales(
+    demo: tuple[Store, DemoResult],
+) -> None:
+    store, _ = demo
+    this_month = NOW.date().replace(day=1)
+    rows = _rows(
+        store,
+        select(Target.scope_type, Target.amount).where(Target.month == this_month),
+    )
+    kinds = Counter(kind for kind, _ in rows)
+    reps = _count(store, select(User).where(User.role == "rep").subquery())
+    assert kinds["rep"] == reps
+    assert kinds["region"] == 4
+    assert all(amount > 0 and amount % 500 == 0 for _, amount in rows)
+    months = {m for (m,) in _rows(store, select(Target.month).distinct())}
+    assert len(months) == 15  # the last twelve months, this one and the next two
+
+
+def test_every_assigned_demo_lead_has_the_engines_decision_behind_it(
+    demo: tuple[Store, DemoResult],
+) -> None:
+    store, _ = demo
+    leads = _rows(store, select(Lead.id, Lead.assignee_id).where(Lead.assignee_id.is_not(None)))
+    assert leads
+    decided = dict(_rows(store, select(AssignmentDecision.lead_id, AssignmentDecision.winner_id)))
+    assert all(decided.get(lead_id) == assignee for lead_id, assignee in leads)

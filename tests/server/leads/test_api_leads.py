@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from litestar import Litestar
@@ -375,6 +376,7 @@ def test_the_simulator_compares_a_draft_with_what_happened(
     by_rep = {r["rep_id"]: r for r in out["reps"]}
     assert by_rep[world.user("rep_n2")] == {
         "rep_id": world.user("rep_n2"),
+        "rep_name": "Rep Bremen",
         "actual": 4,
         "simulated": 0,
         "difference": -4,
@@ -402,3 +404,22 @@ def test_the_fairness_report_compares_shares_with_weights(
     assert out["gini"] == 0.5
     # Only rep_n1 covers Hamburg, so it was entitled to all three: no unfairness there.
     assert out["gini_vs_entitlement"] == 0.0
+
+
+def test_the_explanation_names_reps_and_rounds_its_figures_with_units(
+    client: Client, store: Store, settings: Settings
+) -> None:
+    world = leads_world(store.url)
+    manager = headers_for(settings, world, "mgr_north")
+    lead_id = client.post(
+        "/api/v1/leads", json={"company": "X", **HAMBURG}, headers=manager
+    ).json()["leads"][0]["lead_id"]
+    why = client.get(f"/api/v1/leads/{lead_id}/assignment", headers=manager).json()
+    assert why["assignee_name"] == "Rep Hamburg"
+    assert "Rep Hamburg" in why["why"] and " km away" in why["why"]
+    assert "% of capacity" in why["why"]
+    assert re.search(r"\d\.\d{3,}", why["why"]) is None  # no raw floats
+    territory = next(s for s in why["decision"]["trace"]["stages"] if s["rule"] == "territory")
+    names = {e["rep_id"]: e.get("rep_name") for e in territory["excluded"]}
+    assert names == {world.user("rep_n2"): "Rep Bremen"}
+    assert territory["excluded_count"] == 1

@@ -101,3 +101,15 @@ def test_leads_simulate_prints_the_per_rep_difference(
         == 2
     )
     assert "rules.weights.distance" in capsys.readouterr().err
+
+
+def test_leads_simulate_takes_a_region_code_or_name_in_any_case_and_names_the_reps(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = leads_world(store.url)
+    for spelling in ("north", "North", "NORTH", " nOrTh "):
+        assert main(["--database-url", store.url, "leads", "simulate", "--region", spelling]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert (out["region_id"], out["region"]) == (world.regions["NORTH"], "North")
+    with pytest.raises(SystemExit, match="no region 'middle' \\(regions: NORTH, SOUTH\\)"):
+        main(["--database-url", store.url, "leads", "simulate", "--region", "middle"])

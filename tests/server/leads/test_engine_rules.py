@@ -296,3 +296,28 @@ def test_the_grid_index_never_hides_a_covering_rep() -> None:
             p = geodesic(kilometers=79.9).destination(home, bearing=bearing)
             facts = lead((p.latitude, p.longitude))
             assert indexed.decide(facts, {}, seed=1, today=MONDAY).winner_id == "r", (home, bearing)
+
+
+MUNICH = (48.1351, 11.5820)
+
+
+def test_every_rep_the_territory_excludes_is_in_the_trace_even_those_the_index_skips() -> None:
+    """Munich's reps are hundreds of kilometres from a Hamburg lead: the spatial index never
+    visits them, and the territory stage still names each with the reason."""
+    team = [
+        rep("near", name="Nina Near"),
+        rep("far-1", MUNICH, name="Franz Far", territory=square(MUNICH, 0.3)),
+        rep("far-2", MUNICH, name="Frieda Far"),
+    ]
+    for use_index in (True, False):
+        decision = Engine(team, AssignmentRules(), use_index=use_index).decide(
+            lead(), {}, seed=7, today=MONDAY
+        )
+        territory = next(s for s in decision.trace["stages"] if s["rule"] == "territory")
+        assert [(e["rep_id"], e["rep_name"]) for e in territory["excluded"]] == [
+            ("far-1", "Franz Far"),
+            ("far-2", "Frieda Far"),
+        ]
+        assert territory["excluded_count"] == 2
+        assert all("km from home base" in e["detail"] for e in territory["excluded"])
+        assert decision.trace["candidates"][0]["rep_name"] == "Nina Near"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.auth.models import Device
 from server.sync.models import ConflictRecord, DeviceSyncState, QuarantinedMutation
 from tests.seed import PASSWORD, World, run_db
 from tests.server.forecasting.world import forecast_world
@@ -53,13 +55,57 @@ def test_a_wrong_password_shows_the_form_again(client: TestClient[Litestar], sto
     assert "fieldline_session" not in r.headers.get("set-cookie", "")
 
 
-def test_a_rep_gets_the_403_page(client: TestClient[Litestar], store: Store) -> None:
-    forecast_world(store.url)
-    _sign_in(client, "rep_n1")
-    r = client.get("/manager")
+def _devices_of(url: str, user_id: str) -> list[str]:
+    async def read(session: AsyncSession) -> list[str]:
+        rows = await session.execute(select(Device.name).where(Device.user_id == user_id))
+        return list(rows.scalars())
+
+    return run_db(url, read)
+
+
+def test_a_rep_is_refused_at_sign_in_before_any_session_or_device_exists(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = forecast_world(store.url)
+    r = client.post(
+        "/manager/login",
+        data={"username": "rep_n1", "password": PASSWORD},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
     assert "text/html" in r.headers["content-type"]
     assert "Not for your role" in r.text
+    assert "fieldline_session" not in r.headers.get("set-cookie", "")
+    assert "fieldline_refresh" not in r.headers.get("set-cookie", "")
+    assert _devices_of(store.url, world.user("rep_n1")) == []
+
+
+def test_a_managers_sign_ins_reuse_one_web_device(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = forecast_world(store.url)
+    for _ in range(3):
+        _sign_in(client, "mgr_north")
+        client.post("/manager/logout", follow_redirects=False)
+    assert _devices_of(store.url, world.user("mgr_north")) == ["manager-web"]
+
+
+def test_a_second_browser_signed_in_at_once_gets_its_own_device(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    """One device keeps one refresh token: two browsers sharing it would end each other's
+    sessions at their next refresh (taken for a stolen token)."""
+    world = forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    desk = dict(client.cookies)
+    client.cookies.clear()
+    _sign_in(client, "mgr_north")  # the phone: a browser with no cookie of the desk's
+    phone = dict(client.cookies)
+    for jar in (desk, phone):
+        client.cookies.clear()
+        client.cookies.update(jar)
+        assert client.get("/manager", follow_redirects=False).status_code == 200
+    assert _devices_of(store.url, world.user("mgr_north")) == ["manager-web", "manager-web"]
 
 
 def test_the_overview_shows_the_managers_region_with_chart_categories_and_reps(
@@ -183,7 +229,60 @@ def test_sync_health_lists_the_regions_devices_quarantine_and_conflicts(
     devices = page.split('data-testid="devices"')[1].split("</table>")[0]
     assert "Rep Hamburg" in devices
     assert "Rep Munich" not in devices  # another region
-    assert "Rep Bremen" not in devices  # nothing unsent, nothing refused
+    assert "Rep Bremen" in devices  # nothing unsent, nothing refused: listed all the same
     assert "account not in rep_n1&#39;s territory" in page
     assert "rep_s1" not in page
     assert "+49 40 2" in page
+
+
+def _sync_state(url: str, world: World, username: str, last: datetime | None) -> None:
+    async def work(session: AsyncSession) -> None:
+        session.add(
+            DeviceSyncState(
+                device_id=f"dev-{username}",
+                user_id=world.user(username),
+                last_push_at=last,
+                last_pull_at=last,
+            )
+        )
+
+    run_db(url, work)
+
+
+def test_the_devices_page_flags_a_rep_silently_offline_past_the_threshold(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    """rep_n2's tablet last synced three days ago and never reported unsent changes: it is
+    flagged all the same. rep_n1 synced an hour ago."""
+    world = forecast_world(store.url)
+    now = datetime.now(UTC)
+    _sync_state(store.url, world, "rep_n1", now - timedelta(hours=1))
+    _sync_state(store.url, world, "rep_n2", now - timedelta(days=3))
+    _sign_in(client, "mgr_north")
+    page = client.get("/manager/sync").text
+    offline = page.split('data-testid="offline-reps"')[1].split("</table>")[0]
+    assert "Rep Bremen" in offline and "Rep Hamburg" not in offline
+    assert "3 days" in offline
+    devices = page.split('data-testid="devices"')[1].split("</table>")[0]
+    assert devices.count("data-flagged") == 1
+    # A longer threshold forgives the three days.
+    wider = client.get("/manager/sync?hours=96").text
+    assert "Rep Bremen" not in wider.split('data-testid="offline-reps"')[1].split("</table>")[0]
+
+
+def test_a_rep_who_never_synced_is_flagged(client: TestClient[Litestar], store: Store) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    offline = client.get("/manager/sync").text.split('data-testid="offline-reps"')[1]
+    assert "Rep Hamburg" in offline and "never synced" in offline
+
+
+def test_a_bad_threshold_is_a_message_on_the_page(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    for bad in ("-3", "lots", "99999"):
+        r = client.get(f"/manager/sync?hours={bad}")
+        assert r.status_code == 200
+        assert "is not a number of hours" in r.text
