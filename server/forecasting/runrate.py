@@ -491,15 +491,17 @@ def _forecast(values: np.ndarray, horizon: int, m: int, method: str) -> SeriesFo
     label = members[0] if len(members) == 1 else "combination"
     # The members are refitted on the whole history: parameters estimated on the shorter
     # validation history forecast measurably worse (benchmark, docs/forecasting.md).
-    forecasts = []
-    for name in members:
-        if name not in (baseline, "naive") and not _fit_safely(fitted[name], y):
-            return _simple("mean", y, horizon, m)
-        fc = _safe(partial(fitted[name].forward, y, horizon), horizon)
-        if fc is None:
-            return _simple("mean", y, horizon, m)
-        forecasts.append(fc)
-    point = np.sum([w * f for w, f in zip(weights, forecasts, strict=True)], axis=0)
+    forecasts: list[np.ndarray] = []
+    kept: list[float] = []
+    for name, weight in zip(members, weights, strict=True):
+        refitted = name in (baseline, "naive") or _fit_safely(fitted[name], y)
+        fc = _safe(partial(fitted[name].forward, y, horizon), horizon) if refitted else None
+        if fc is not None:  # a member the whole history breaks drops out of the combination
+            forecasts.append(fc)
+            kept.append(float(weight))
+    if not forecasts:
+        return _simple("mean", y, horizon, m)
+    point = np.sum([w * f for w, f in zip(kept, forecasts, strict=True)], axis=0) / sum(kept)
     widths = _conformal(combined, horizon)
     spread = float(np.nanmean(combined**2)) if widths is None else 0.0
     params: dict[str, Any] = {

@@ -327,6 +327,38 @@ def test_logins_name_every_role_with_the_demo_password(demo: tuple[Store, DemoRe
     assert sum(len(names) for names in result.other_reps.values()) == 36
 
 
+def test_the_accuracy_panel_opens_on_a_year_of_scored_months_and_adjustments(
+    demo: tuple[Store, DemoResult],
+) -> None:
+    """Every model runs on four years of history, and the months replayed at load time are
+    scored: per rep, against seasonal naive, and with the value the managers' adjustments
+    added."""
+    from server.auth.models import Role
+    from server.auth.principal import Principal
+    from server.forecasting.models import Forecast, ForecastRun
+    from server.forecasting.reports import accuracy_report
+
+    store, _ = demo
+    admin = Principal(role=Role.ADMIN, user_id=None, username="admin", region_id=None)
+    report = run_db(store.url, lambda s: accuracy_report(s, admin))
+    months = {
+        row[0]
+        for row in _rows(
+            store,
+            select(Forecast.origin)
+            .join(ForecastRun, ForecastRun.id == Forecast.run_id)
+            .where(ForecastRun.trigger == "replay"),
+        )
+    }
+    assert len(months) == 12
+    assert report.scores > 0 and len(report.by_rep) == 40
+    system, naive = report.methods["system"], report.methods["seasonal_naive"]
+    assert system.mase is not None and naive.mase is not None
+    assert report.value_added.n > 0 and report.value_added.wape is not None
+    methods = {row[0] for row in _rows(store, select(Forecast.method).distinct())}
+    assert "combination" in methods
+
+
 def test_every_rep_and_region_has_a_target_for_this_month_near_last_years_sales(
     demo: tuple[Store, DemoResult],
 ) -> None:
