@@ -25,7 +25,8 @@ from server.auth.principal import Principal
 from server.errors import BadRequest, FieldlineError, Forbidden, NotFound, RateLimited, Unauthorized
 from server.forecasting import service as forecasting
 from server.forecasting.pipeline import CATEGORIES
-from server.targets.service import MAX_AMOUNT, parse_month
+from server.targets import service as targets_service
+from server.targets.service import MAX_AMOUNT, TARGET_SCOPES, parse_month
 from server.targets.zones import display_zone
 from server.web import pages
 from server.web import region as region_pages
@@ -442,6 +443,42 @@ class ManagerController(Controller):
         self, request: Request[Any, Any, Any], db: AsyncSession, region: str | None = None
     ) -> Response[Any]:
         return await _region_page(request, db, region, "tickets")
+
+    @post("/targets", opt={"public": True}, status_code=303)
+    async def set_target(
+        self, request: Request[Any, Any, Any], db: AsyncSession, data: Form
+    ) -> Response[Any]:
+        viewer = await _viewer(request, db)
+        if not isinstance(viewer, Principal):
+            return viewer
+        back = _back(data.get("back"))
+        fmt = await _formatter(request, db, viewer.region_id)
+        kind, _, scope_id = data.get("scope", "").partition(":")
+        if kind not in TARGET_SCOPES or not scope_id:
+            return Redirect(
+                _with_notice(back, error="Choose the rep, territory or region the target is for."),
+                status_code=303,
+            )
+        try:
+            month = parse_month(data.get("month", ""))
+        except BadRequest:
+            return Redirect(
+                _with_notice(back, error="Choose a month between 2000 and 2100."), status_code=303
+            )
+        try:
+            amount = fmt.parse_amount(data.get("amount", ""), maximum=MAX_AMOUNT)
+        except InputError as exc:
+            return Redirect(_with_notice(back, error=str(exc)), status_code=303)
+        try:
+            await targets_service.set_target(
+                db, viewer, scope_type=kind, scope_id=scope_id, month=month, amount=amount
+            )
+        except NotFound:
+            return Redirect(
+                _with_notice(back, error="That rep, territory or region is not in your region."),
+                status_code=303,
+            )
+        return Redirect(_with_notice(back, target_saved="1"), status_code=303)
 
     @post("/forecasts/adjust", opt={"public": True}, status_code=303)
     async def adjust(
