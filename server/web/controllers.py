@@ -348,6 +348,7 @@ class ManagerController(Controller):
             zone=fmt.zone,
             sort=sort,
             descending=order == "desc",
+            holidays=request.app.state.settings.holidays,
         )
         charts = _charts(overview.chart_points, overview.targets, fmt)
         return _page(
@@ -379,7 +380,14 @@ class ManagerController(Controller):
         now = datetime.now(UTC)
         the_month, notice = _month_choice(month, fmt, now)
         page = await pages.rep_page(
-            db, viewer, rep_id, month=the_month, now=now, zone=fmt.zone, fmt=fmt
+            db,
+            viewer,
+            rep_id,
+            month=the_month,
+            now=now,
+            zone=fmt.zone,
+            fmt=fmt,
+            holidays=request.app.state.settings.holidays,
         )
         if page.scope.region_id and page.scope.region_id != viewer.region_id:
             fmt = await _formatter(request, db, page.scope.region_id)
