@@ -304,3 +304,22 @@ def test_a_target_the_page_cannot_take_is_refused_with_a_message(
     assert "error=" in r.headers["location"]
     assert message in client.get(r.headers["location"]).text
     assert _stored_targets(store.url) == []
+
+
+@pytest.mark.parametrize("month", ["2025-00", "next", "2101-01"])
+def test_a_bad_month_on_the_rep_page_is_a_message_not_an_error(
+    client: TestClient[Litestar], store: Store, month: str
+) -> None:
+    world = forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    r = client.get(f"/manager/reps/{world.user('rep_n1')}?month={month}")
+    assert r.status_code == 200
+    assert "is not a month" in r.text
+
+
+def test_an_unknown_rep_is_the_not_found_page(client: TestClient[Litestar], store: Store) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    r = client.get("/manager/reps/no-such-rep")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "outside your region" in r.text
