@@ -21,6 +21,7 @@ BENCHES = (
     "client_bench",
     "leads_bench",
     "forecast_bench",
+    "forecast_accuracy",
     "real_workload",
     "peer_compare",
 )

@@ -9,6 +9,7 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
@@ -23,7 +24,7 @@ from server.db.engine import create_engine, create_sessionmaker, warm_pool
 from server.db.lookup import Lookup
 from server.db.migrate import pending_heads, upgrade
 from server.db.session import provide_db
-from server.edge import ClientAddressMiddleware, RefuseNulMiddleware
+from server.edge import ClientAddressMiddleware, RefuseNulMiddleware, security_headers
 from server.errors import ServiceUnavailable
 from server.logging import RequestLogMiddleware, configure_logging
 from server.problems import exception_handlers
@@ -127,10 +128,40 @@ def create_app(
                 }
             ),
         ),
+        cors_config=_cors(settings),
+        before_send=[security_headers],
         debug=False,
+        # Litestar's default config would install its own plain-text root handler over the one
+        # JSON configuration (server/logging.py); errors are logged by server/problems.py.
+        logging_config=None,
     )
     app.state.settings = settings
     return app
+
+
+def _cors(settings: Settings) -> CORSConfig | None:
+    """Closed unless origins are listed: then only those, without cookies (the API takes
+    bearer tokens and API keys; the manager pages are same-origin)."""
+    origins = settings.cors_origin_list
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Content-Encoding",
+            "If-Match",
+            "X-API-Key",
+            "X-Request-ID",
+            "X-Fieldline-Protocol",
+            "Idempotency-Key",
+        ],
+        expose_headers=["X-Request-ID", "Retry-After", "X-Fieldline-Next-Cursor"],
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 async def _ensure_schema(settings: Settings, engine: Any) -> None:

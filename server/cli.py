@@ -65,7 +65,8 @@ def _registrars(command: str | None = None) -> list[Registrar]:
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
     """The top-level command named on the command line, read without importing any area: the
-    first argument that is neither an option nor the value of ``--database-url``. None when a
+    first argument that is neither an option nor the value of ``--database-url`` or
+    ``--env-file``. None when a
     top-level ``--help`` comes first (it must list every command) or no command is given."""
     args = list(argv)
     i = 0
@@ -77,11 +78,30 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
         if arg == "-h" or (len(arg) > 2 and "--help".startswith(arg)):
             return None
         if arg.startswith("-"):
-            takes_value = "=" not in arg and len(arg) > 2 and "--database-url".startswith(arg)
+            takes_value = (
+                "=" not in arg
+                and len(arg) > 2
+                and ("--database-url".startswith(arg) or "--env-file".startswith(arg))
+            )
             i += 2 if takes_value else 1
             continue
         return arg
     return None
+
+
+def _load_env_file(path: str) -> None:
+    """The file's settings into this process's environment, for whichever command runs: secrets
+    stay in the file, never on a command line (``env $(cat …)`` shows them to ``ps``)."""
+    import os
+
+    from server.settings import SettingsError, read_env_file
+
+    try:
+        found = read_env_file(path)
+    except OSError as exc:
+        raise SettingsError(f"cannot read the env file {path}: {exc.strerror}") from None
+    for key, value in found.items():
+        os.environ.setdefault(key, value)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -98,9 +118,11 @@ KEEP_ALIVE_S = 75
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
     import uvicorn
 
+    from server import __version__
     from server.app import create_app
 
     settings = _settings(args)
@@ -118,12 +140,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             return 2
     app = create_app(settings)
     _tune_gc()
-    print(f"Fieldline serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    # A log line, not a print: everything the process writes is JSON (server/logging.py).
+    logging.getLogger("fieldline.serve").info(
+        f"Fieldline serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)",
+        extra={"fields": {"host": host, "port": port, "version": __version__}},
+    )
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level="warning",
+        # uvicorn's records propagate to the one JSON handler create_app configured; its own
+        # plain-text handlers are never installed.
+        log_config=None,
         access_log=False,
         workers=None,
         timeout_graceful_shutdown=5,
@@ -167,8 +196,10 @@ async def _missing_migrations(url: str) -> set[str]:
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from server.db.migrate import upgrade
+    from server.logging import configure_logging
 
     settings = _settings(args)
+    configure_logging(settings.log_level)  # Alembic's lines as JSON, like the server's
     upgrade(settings.database_url)
     print(f"database migrated: {_safe_url(settings.database_url)}")
     return 0
@@ -208,6 +239,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     own commands, which cost nothing to declare)."""
     parser = argparse.ArgumentParser(prog="fieldline", description="Fieldline server and tools")
     parser.add_argument("--database-url", help="overrides FIELDLINE_DATABASE_URL")
+    parser.add_argument(
+        "--env-file",
+        help="read settings from this KEY=VALUE file (the systemd EnvironmentFile / compose "
+        "env_file); variables already in the environment win",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the API and manager pages")
@@ -243,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _needs_server(command)
     args = parser.parse_args(argv)
     try:
+        if args.env_file:
+            _load_env_file(args.env_file)
         result: int = args.func(args)
     except KeyboardInterrupt:
         return 130

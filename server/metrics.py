@@ -1,17 +1,29 @@
 """Prometheus-format metrics at ``/metrics``: request counts and latency by route and status,
 and sync counters (mutations applied, merged, rejected; items pulled). Kept in process memory:
-each replica exposes its own, and the scraper sums them."""
+each replica exposes its own, and the scraper sums them.
+
+Access. Route names, error rates and sync volumes tell an outsider more than they should, so
+``/metrics`` is not public: with ``FIELDLINE_METRICS_TOKEN`` set it answers only
+``Authorization: Bearer <token>`` (compared in constant time); without one, only callers on the
+loopback interface, i.e. a scraper on the same host. The client address is the one
+server/edge.py settled, so a trusted proxy forwarding an outside caller does not count as
+loopback; the shipped nginx.conf refuses the path anyway."""
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections import Counter, defaultdict
-from typing import Any
+from ipaddress import ip_address
+from typing import Any, cast
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.response import Response
 
-__all__ = ["METRICS", "Metrics", "MetricsController"]
+from server.errors import Forbidden, Unauthorized
+from server.settings import Settings
+
+__all__ = ["METRICS", "Metrics", "MetricsController", "check_metrics_access"]
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -108,6 +120,30 @@ class MetricsController(Controller):
     tags = ("health",)
     include_in_schema = False
 
-    @get("/", summary="Prometheus metrics", opt={"public": True})
-    async def metrics(self) -> Response[Any]:
+    @get("/", summary="Prometheus metrics", opt={"public": True, "own_credentials": True})
+    async def metrics(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        check_metrics_access(request)
         return Response(METRICS.render(), media_type="text/plain; version=0.0.4")
+
+
+def check_metrics_access(request: Request[Any, Any, Any]) -> None:
+    settings = cast("Settings", request.app.state.settings)
+    if settings.metrics_token:
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {settings.metrics_token}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized(
+                "/metrics needs Authorization: Bearer <FIELDLINE_METRICS_TOKEN>",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise Forbidden(
+            "/metrics answers only the loopback interface; set FIELDLINE_METRICS_TOKEN to "
+            "scrape it from elsewhere"
+        )

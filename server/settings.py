@@ -7,6 +7,7 @@ test) and the result handed to ``create_app``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -14,7 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["DEFAULT_SECRET", "Settings", "SettingsError", "parse_networks"]
+__all__ = ["DEFAULT_SECRET", "Settings", "SettingsError", "parse_networks", "read_env_file"]
 
 DEFAULT_SECRET = "fieldline-development-secret-do-not-use-in-production"
 
@@ -30,6 +31,30 @@ def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
 class SettingsError(ValueError):
     """The environment holds a setting that cannot be used (bad type, default secret in
     production, …)."""
+
+
+_ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """An env file as systemd's ``EnvironmentFile`` and compose's ``env_file`` read the shipped
+    one: ``KEY=VALUE`` lines, blank lines and ``#`` comment lines, a value optionally in single
+    or double quotes (taken literally). An unreadable line is an error naming its number, never
+    its content, which may be a secret."""
+    found: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            match = _ENV_LINE.match(line)
+            if match is None:
+                raise SettingsError(f"{path}, line {number}: expected KEY=VALUE")
+            key, value = match.group(1), match.group(2).strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            found[key] = value
+    return found
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +117,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Addresses or networks (comma-separated, e.g. ``172.28.0.10, 10.0.0.0/8``) of the proxies
     whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed. Default: none, so the
     client address is the TCP peer's and no header can change it (server/edge.py)."""
+    cors_origins: str = ""
+    """Browser origins (comma-separated, e.g. ``https://crm.example.com``) allowed to call the
+    API cross-origin. Default: none: no CORS headers, so browsers keep other sites out."""
+    metrics_token: str | None = None
+    """When set, ``/metrics`` answers only ``Authorization: Bearer <token>``; unset, it answers
+    only callers on the loopback interface (a scraper on the same host)."""
+    hsts_max_age_s: int = 365 * 24 * 3600
+    """``Strict-Transport-Security`` max-age on responses to https requests; 0 sends none."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -129,6 +162,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [part for part in self.cors_origins.replace(" ", ",").split(",") if part]
 
     @property
     def is_sqlite(self) -> bool:

@@ -4,8 +4,9 @@ Theory of operation
 -------------------
 Every write a device or the server makes is stamped ``(wall_ms, counter, node)``. ``wall_ms`` is
 the largest physical time the stamping node has seen, its own or any it received; ``counter``
-orders events within that millisecond; ``node`` (the device id, or ``"server"``) breaks the
-remaining ties, so two distinct writers never produce equal stamps. The rules (Kulkarni et al.,
+orders events within that millisecond; ``node`` (the device id, or the writing server process's
+own ``server-…`` node) breaks the remaining ties, so two distinct writers never produce equal
+stamps. The rules (Kulkarni et al.,
 "Logical Physical Clocks", 2014):
 
 * ``send`` (a local write): ``wall = max(last.wall, now)``; the counter increments when the wall

@@ -8,10 +8,11 @@ clock of its last write: ``(hlc, version)`` — the hybrid-logical-clock stamp o
 record version it produced. An upsert names only the fields the device changed, and each field is
 decided on its own, so a rep editing an account's phone and a manager editing its notes at the
 same time both keep their edit. When two writes hit the *same* field, the greater HLC wins
-(encoded stamps compare as text; the node — device id or ``"server"`` — breaks ties), whatever
-the order in which they reach the server. That makes the result independent of arrival order:
-replicas that have seen the same writes hold the same values. (For that to hold, a newer write
-of the value a field already has still advances the field's clock, though it changes nothing.)
+(encoded stamps compare as text; the node — device id or a server process's node — breaks
+ties), whatever the order in which they reach the server. That makes the result independent of
+arrival order: replicas that have seen the same writes hold the same values. (For that to hold,
+a newer write of the value a field already has still advances the field's clock, though it
+changes nothing.)
 
 Concurrency via ``base_version``. A mutation carries the record version the device had when it
 made the edit. A stored field whose clock version is greater than that was written by someone

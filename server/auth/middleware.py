@@ -32,6 +32,9 @@ _API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
 class AuthMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
+    # Handlers that check a credential of their own (``/metrics``' scrape token) are left alone:
+    # their bearer is no user token.
+    exclude_opt_key = "own_credentials"
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         try:

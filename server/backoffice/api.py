@@ -134,7 +134,8 @@ class BackofficeController(Controller):
         filename = f"orders_{date_from.isoformat()}_{date_to.isoformat()}.csv"
         return Stream(
             body,
-            media_type="text/csv; charset=utf-8",
+            # Litestar adds "; charset=utf-8" to text types itself.
+            media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 

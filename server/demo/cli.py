@@ -20,7 +20,7 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     demo = subparsers.add_parser(
         "demo",
-        help="load the seeded demo data set (regions, reps, accounts, two years of history)",
+        help="load the seeded demo data set (regions, reps, accounts, four years of history)",
         description="Migrates the database if needed, loads a realistic, seeded data set and "
         "prints the logins it created (all share one demo password).",
     )

@@ -1,4 +1,4 @@
-"""Two years of activity for the demo world: orders with seasonality, growth and rep-to-rep
+"""Four years of activity for the demo world: orders with seasonality, growth and rep-to-rep
 variation; the opportunity pipeline with its won/lost history; tickets in every state with their
 comment threads; completed visits with GPS check-ins and today's planned routes."""
 
@@ -20,7 +20,8 @@ from sync.domain.visits import Fix, verify_visit
 
 __all__ = ["SEASONALITY", "build_history"]
 
-HISTORY_MONTHS = 24
+HISTORY_MONTHS = 48
+"""Four years: the 48 months a monthly forecast fits on, so every model runs on the demo."""
 ORDERS_PER_REP_MONTH = 12.0
 ANNUAL_GROWTH = 0.09
 SEASONALITY = {
@@ -94,10 +95,14 @@ def _orders(
         by_line.setdefault(product["product_line"], []).append(product)
     months = _month_starts(now)
     erp_seq = 0
-    for rep in world.reps:
+    base = rng.random()
+    for number, rep in enumerate(world.reps):
         accounts = _accounts_of(rep, world)
         weights = list(accumulate(_ACCOUNT_WEIGHT[a["segment"]] for a in accounts))
         for index, start in enumerate(months):
+            # One stream per rep and month: a month's orders do not change with how many months
+            # of history come before it.
+            rng = random.Random(f"{base}:{number}:{start.isoformat()}")
             growth = 1.0 + ANNUAL_GROWTH * (index - HISTORY_MONTHS + 1) / 12
             expected = ORDERS_PER_REP_MONTH * scale * rep.performance * growth
             expected *= SEASONALITY[start.month] * rng.uniform(0.85, 1.15)

@@ -26,6 +26,7 @@ from server.db.engine import create_engine, create_sessionmaker
 from server.db.migrate import upgrade
 from server.db.models import Base
 from server.demo.decisions import record_demo_decisions
+from server.demo.forecasts import forecast_history
 from server.demo.generator import DemoData, generate
 from server.demo.records import Row
 from server.demo.targets import set_demo_targets
@@ -130,6 +131,9 @@ async def load_demo(
             await session.commit()
         progress("forecasts", 0, 1)
         async with sessions() as session:
+            # A year of past months replayed first, so the recompute scores them: the accuracy
+            # panel has something to show on the first visit.
+            await forecast_history(session, now=now or datetime.now(UTC), seed=seed)
             await recompute_all(session, now=now or datetime.now(UTC), trigger="demo")
             await session.commit()
         progress("forecasts", 1, 1)

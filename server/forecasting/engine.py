@@ -13,21 +13,22 @@ from typing import Any
 import numpy as np
 
 from server.forecasting.blend import blend
-from server.forecasting.ets import Z80, SeriesForecast, forecast_many
 from server.forecasting.inputs import Hierarchy, Key, Opportunities, Sales
 from server.forecasting.periods import add_periods, periods_between, season_length
 from server.forecasting.pipeline import (
     ClosedOutcome,
     PipelinePeriod,
     WinRates,
+    amount_bands,
     learn_win_rates,
     pipeline_by_period,
 )
 from server.forecasting.reconcile import aggregate, reconcile
+from server.forecasting.runrate import Z80, SeriesForecast, forecast_many
 
 __all__ = ["ALGORITHM_VERSION", "Computed", "Outcome", "compute", "history_hash"]
 
-ALGORITHM_VERSION = "1"
+ALGORITHM_VERSION = "2"
 """Part of every series hash: bump it when the run-rate methods change, to refit everything."""
 
 
@@ -212,12 +213,17 @@ def _win_rates(tree: Hierarchy, opportunities: Opportunities) -> dict[str | None
         region = tree.region_of.get(("rep", owner))
         by_region[region].extend(outcomes)
         everything.extend(outcomes)
+    bands = amount_bands(o.amount for o in everything)
+    company = learn_win_rates(everything, bands=bands)
+    # A region with few closed deals leans on the company's rate, not on a fixed default.
     rates: dict[str | None, WinRates] = {
-        key[1]: learn_win_rates(by_region.get(key[1], []))
+        key[1]: learn_win_rates(
+            by_region.get(key[1], []), bands=bands, prior_rate=company.overall.rate
+        )
         for key in tree.parents
         if key[0] == "region"
     }
-    rates[None] = learn_win_rates(everything)
+    rates[None] = company
     return rates
 
 

@@ -201,7 +201,10 @@ async def load_opportunities(session: AsyncSession) -> Opportunities:
         elif stage in ("closed_won", "closed_lost"):
             closed_by_owner[owner_id].append(
                 ClosedOutcome(
-                    won=stage == "closed_won", stages_seen=frozenset(seen.get(opp_id, ()))
+                    won=stage == "closed_won",
+                    stages_seen=frozenset(seen.get(opp_id, ())),
+                    amount=amount or 0.0,
+                    closed_on=close_date,
                 )
             )
     return Opportunities(dict(open_by_owner), open_ids, dict(closed_by_owner), observed)

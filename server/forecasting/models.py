@@ -33,7 +33,7 @@ class ForecastRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     trigger: Mapped[str] = mapped_column(String(20))
-    """nightly, api, cli or bench."""
+    """nightly, api, cli, bench, demo or replay (a past month replayed: ``replay.py``)."""
     origin: Mapped[date] = mapped_column()
     """The current (first forecast) month when the run was made."""
     series_total: Mapped[int] = mapped_column(default=0)

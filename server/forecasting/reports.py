@@ -297,7 +297,10 @@ async def accuracy_report(
     # The headline figures are over the finest level the caller sees (reps), so a region's
     # forecasts are not counted again through their sum.
     finest = [s for s in scores if s.scope_type == "rep"] or scores
-    report.methods = {m: metrics(_scored(s, m) for s in finest) for m in METHODS}
+    report.methods = {
+        m: metrics(_scored(s, m) for s in finest if m != "pipeline" or s.pipeline_estimate > 0)
+        for m in METHODS
+    }
     report.by_model = _grouped(finest, lambda s: s.method)
     report.by_horizon = {int(k): v for k, v in _grouped(finest, lambda s: str(s.horizon)).items()}
     report.by_rep = _grouped([s for s in scores if s.scope_type == "rep"], lambda s: s.scope_id)

@@ -23,7 +23,6 @@ from server.auth.principal import Principal
 from server.db.base import utcnow
 from server.errors import BadRequest, Forbidden, NotFound
 from server.forecasting.engine import ALGORITHM_VERSION, Computed, compute
-from server.forecasting.ets import SeriesForecast
 from server.forecasting.inputs import (
     Hierarchy,
     Key,
@@ -48,6 +47,7 @@ from server.forecasting.periods import (
     period_of,
     periods_between,
 )
+from server.forecasting.runrate import SeriesForecast
 from sync.ids import new_id
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "RunSummary",
     "add_adjustment",
     "recompute",
+    "store_rows",
 ]
 
 HORIZON = 6
@@ -205,7 +206,7 @@ async def recompute(
                 )
             else:
                 stored.inputs_hash, stored.fit, stored.updated_at = digest, fit_json, now
-        written += await _store(
+        written += await store_rows(
             session, run.id, granularity, origins[granularity], outcome.rows, now
         )
         scored += await _score(
@@ -278,7 +279,7 @@ def _values(row: Computed) -> dict[str, Any]:
     return {name: getattr(row, name) for name in _VALUE_FIELDS}
 
 
-async def _store(
+async def store_rows(
     session: AsyncSession,
     run_id: str,
     granularity: str,

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 # typed way into it.
 from geopy.distance import geodesic  # type: ignore[import-untyped]
 
+from sync.domain.geo import LAMBERT_MAX_KM, lambert_km
+
 __all__ = [
     "BAND",
     "EARTH_RADIUS_KM",
@@ -33,9 +35,6 @@ EARTH_RADIUS_KM = 6371.009
 
 BAND = 0.01
 """Relative band around a radius inside which the great-circle distance cannot decide."""
-_WGS84_A = 6378.137
-_WGS84_F = 1 / 298.257223563
-_LAMBERT_MAX_KM = 3000.0
 _LAMBERT_BAND_KM = 0.02
 
 Polygon = Sequence[Sequence[float]]
@@ -55,22 +54,6 @@ def geodesic_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return float(geodesic((lat1, lon1), (lat2, lon2)).km)
 
 
-def lambert_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Lambert's formula for long lines on the WGS-84 ellipsoid."""
-    b1 = math.atan((1 - _WGS84_F) * math.tan(math.radians(lat1)))
-    b2 = math.atan((1 - _WGS84_F) * math.tan(math.radians(lat2)))
-    dlam = math.radians(lon2 - lon1)
-    h = math.sin((b2 - b1) / 2) ** 2 + math.cos(b1) * math.cos(b2) * math.sin(dlam / 2) ** 2
-    sigma = 2 * math.asin(min(1.0, math.sqrt(h)))
-    if sigma < 1e-9:
-        return _WGS84_A * sigma
-    p = (b1 + b2) / 2
-    q = (b2 - b1) / 2
-    x = (sigma - math.sin(sigma)) * math.sin(p) ** 2 * math.cos(q) ** 2 / math.cos(sigma / 2) ** 2
-    y = (sigma + math.sin(sigma)) * math.cos(p) ** 2 * math.sin(q) ** 2 / math.sin(sigma / 2) ** 2
-    return _WGS84_A * (sigma - _WGS84_F / 2 * (x + y))
-
-
 def within_radius(lat1: float, lon1: float, lat2: float, lon2: float, radius_km: float) -> bool:
     """Geodesic distance ≤ ``radius_km``, computed exactly only where it could matter."""
     return radius_decided(
@@ -86,7 +69,7 @@ def radius_decided(
         return True
     if great_circle * (1 - BAND) > radius_km:
         return False
-    if great_circle < _LAMBERT_MAX_KM:
+    if great_circle < LAMBERT_MAX_KM:
         approx = lambert_km(lat1, lon1, lat2, lon2)
         if approx + _LAMBERT_BAND_KM <= radius_km:
             return True

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, inspect, or_, select
+from sqlalchemy import and_, bindparam, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import get_history
 
@@ -281,50 +281,63 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+# Built once: constructing these expressions cost more than running them, on every visit
+# checked in through a push.
+_PREVIOUS_CHECK_IN = (
+    select(
+        Visit.check_in_lat,
+        Visit.check_in_lon,
+        Visit.check_in_accuracy_m.label("accuracy"),
+        Visit.check_in_at.label("at"),
+    )
+    .where(
+        Visit.rep_id == bindparam("rep_id"),
+        Visit.id != bindparam("visit_id"),
+        Visit.check_in_at.is_not(None),
+        Visit.check_in_at < bindparam("at"),
+        Visit.check_in_lat.is_not(None),
+    )
+    .order_by(Visit.check_in_at.desc())
+    .limit(1)
+)
+_OVERLAPPING = (
+    select(Visit.id)
+    .where(
+        Visit.rep_id == bindparam("rep_id"),
+        Visit.id != bindparam("visit_id"),
+        Visit.status != "cancelled",
+        Visit.check_in_at.is_not(None),
+        Visit.check_in_at < bindparam("at"),
+        or_(
+            Visit.check_out_at.is_(None),
+            and_(Visit.check_out_at.is_not(None), Visit.check_out_at > bindparam("at")),
+        ),
+    )
+    .limit(1)
+)
+
+
 async def verify(session: AsyncSession, visit: Visit, settings: Settings) -> None:
     """Recompute the visit's verification from the server's own facts."""
     if visit.check_in_at is None:
         return
     account = await session.get(Account, visit.account_id)
     fix = _check_in_fix(visit)
+    params = {"rep_id": visit.rep_id, "visit_id": visit.id, "at": visit.check_in_at}
+    last = (await session.execute(_PREVIOUS_CHECK_IN, params)).first()
     previous = (
-        await session.execute(
-            select(Visit)
-            .where(
-                Visit.rep_id == visit.rep_id,
-                Visit.id != visit.id,
-                Visit.check_in_at.is_not(None),
-                Visit.check_in_at < visit.check_in_at,
-                Visit.check_in_lat.is_not(None),
-            )
-            .order_by(Visit.check_in_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    overlapping = (
-        await session.execute(
-            select(Visit.id)
-            .where(
-                Visit.rep_id == visit.rep_id,
-                Visit.id != visit.id,
-                Visit.status != "cancelled",
-                Visit.check_in_at.is_not(None),
-                Visit.check_in_at < visit.check_in_at,
-                or_(
-                    Visit.check_out_at.is_(None),
-                    and_(Visit.check_out_at.is_not(None), Visit.check_out_at > visit.check_in_at),
-                ),
-            )
-            .limit(1)
-        )
-    ).first() is not None
+        Fix(lat=last.check_in_lat, lon=last.check_in_lon, accuracy_m=last.accuracy, at=last.at)
+        if last is not None and last.check_in_lon is not None
+        else None
+    )
+    overlapping = (await session.execute(_OVERLAPPING, params)).first() is not None
     result = verify_visit(
         check_in=fix,
         account_lat=account.lat if account else None,
         account_lon=account.lon if account else None,
         radius_m=account.visit_radius_m if account else 200.0,
         check_out_at=visit.check_out_at,
-        previous_check_in=_check_in_fix(previous) if previous is not None else None,
+        previous_check_in=previous,
         overlapping=overlapping,
         min_minutes=settings.min_visit_minutes,
         max_speed_kmh=settings.max_travel_kmh,

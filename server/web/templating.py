@@ -12,8 +12,8 @@ from jinja2.runtime import Context
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
-from server.forecasting.ets import METHODS
 from server.forecasting.periods import period_label
+from server.forecasting.runrate import METHODS
 from server.web.formatting import LOCALES, Formatter, formatter_for
 
 __all__ = ["DEFAULT_FORMATTER", "STATIC_DIR", "TEMPLATE_DIR", "template_config"]

@@ -43,6 +43,8 @@ from datetime import datetime
 from itertools import pairwise
 from types import MappingProxyType
 
+from sync.domain.geo import LAMBERT_MAX_KM, lambert_km
+
 __all__ = [
     "FLAGS",
     "FLAG_WEIGHTS",
@@ -88,7 +90,12 @@ class Verification:
 
 
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Geodesic distance in metres between two (lat, lon) points."""
+    """Distance in metres between two (lat, lon) points on the WGS-84 ellipsoid: Lambert's
+    formula (centimetres from the geodesic over a visit's distances, sync/domain/geo.py), the
+    exact geodesic for the rare pair further apart than it holds for."""
+    km = lambert_km(a[0], a[1], b[0], b[1])
+    if km < LAMBERT_MAX_KM:
+        return km * 1000.0
     # Imported here: geopy loads a geodesic library that a device not measuring a visit (a
     # status read, the rep command line) should not wait for.
     from geopy.distance import geodesic  # type: ignore[import-untyped]

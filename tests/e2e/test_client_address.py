@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEntry
 from tests.live import live_server
-from tests.seed import run_db, seed_world
+from tests.seed import PASSWORD, run_db, seed_world
 from tests.stores import Store
 
 # The login limit per address is 4 × the per-username limit (5): the 21st failure is refused.
@@ -82,3 +82,43 @@ def test_a_trusted_proxys_requests_all_from_one_client_are_limited_as_one_addres
             for n in range(ADDRESS_LIMIT + 1)
         ]
     assert answers == [401] * ADDRESS_LIMIT + [429]
+
+
+def _manager_login(url: str, proto: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/manager/login",
+        data={"username": "mgr_north", "password": PASSWORD},
+        headers={"X-Forwarded-Proto": proto, "X-Forwarded-For": "203.0.113.5"},
+        timeout=30,
+    )
+
+
+def _cookie_flags(answer: httpx.Response) -> list[bool]:
+    cookies = answer.headers.get_list("set-cookie")
+    assert cookies, answer.text
+    return ["secure" in cookie.lower().split("; ") for cookie in cookies]
+
+
+@pytest.mark.e2e
+def test_behind_a_trusted_tls_proxy_session_cookies_are_secure_and_hsts_is_sent(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    seed_world(sqlite_store.url, accounts_per_territory=1)
+    env = {"FIELDLINE_TRUSTED_PROXIES": "127.0.0.1"}
+    with live_server(sqlite_store.url, tmp_path, env=env) as server:
+        answer = _manager_login(server.url, "https")
+    assert answer.status_code == 303
+    assert _cookie_flags(answer) == [True, True]
+    assert answer.headers["strict-transport-security"].startswith("max-age=")
+
+
+@pytest.mark.e2e
+def test_a_forwarded_proto_from_an_untrusted_peer_changes_nothing(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    seed_world(sqlite_store.url, accounts_per_territory=1)
+    with live_server(sqlite_store.url, tmp_path) as server:
+        answer = _manager_login(server.url, "https")
+    assert answer.status_code == 303
+    assert _cookie_flags(answer) == [False, False]
+    assert "strict-transport-security" not in answer.headers

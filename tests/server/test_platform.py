@@ -33,8 +33,10 @@ def test_production_refuses_the_default_secret() -> None:
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient[Litestar]) -> None:
+    app = client.app
+    app.state.settings = app.state.settings.replace(metrics_token="t" * 20)
     client.get("/health/live")
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers={"Authorization": "Bearer " + "t" * 20}).text
     assert 'fieldline_http_requests_total{method="GET",route="/health/live",status="200"}' in text
 
 

@@ -51,7 +51,7 @@ def test_the_export_has_a_row_per_line_of_orders_submitted_in_the_range(
     )
 
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.text.splitlines()[0] == ",".join(COLUMNS)
     rows = _rows(response.text)
     assert [r["order_id"] for r in rows] == [

@@ -9,7 +9,7 @@ from server.forecasting.synthetic import monthly_histories
 def test_the_backtest_rolls_the_origin_over_the_history() -> None:
     series = {"a": np.arange(1, 31, dtype=float), "b": np.arange(1, 31, dtype=float) * 2}
     result = rolling_origin(
-        series, season=12, horizon=3, min_train=24, methods=("naive", "seasonal_naive")
+        series, season=12, horizon=3, min_train=24, methods=("theta", "seasonal_naive")
     )
     assert result.origins == 6  # origins 24..29
     # Every origin scores what is left of the horizon: 3+3+3+3+2+1 per series.

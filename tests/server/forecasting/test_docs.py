@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.forecasting.blend import RUN_RATE_WEIGHTS
-from server.forecasting.ets import RULES
 from server.forecasting.pipeline import PRIOR_STRENGTH, PRIOR_WIN_RATE, STAGE_PRIOR
+from server.forecasting.runrate import RULES
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "forecasting.md").read_text()
 FLAT = " ".join(DOC.split())

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from geopy.distance import geodesic
 
-from server.leads.geo import great_circle_km, lambert_km, point_in_polygon, within_radius
+from server.leads.geo import great_circle_km, point_in_polygon, within_radius
 from server.leads.geocode import OfflineGeocoder, default_geocoder
+from sync.domain.geo import lambert_km
+from sync.domain.visits import distance_m
 
 TABLE = Path(__file__).resolve().parents[3] / "server" / "leads" / "data" / "city_centroids.csv"
 
@@ -33,6 +35,17 @@ def test_the_cheap_distances_stay_within_their_stated_error_of_the_geodesic() ->
         assert abs(lambert_km(lat1, lon1, lat2, lon2) - exact) < 0.005
         if exact > 0.01:
             assert 0.994 < great_circle_km(lat1, lon1, lat2, lon2) / exact < 1.006
+
+
+def test_a_visit_distance_is_the_geodesic_to_the_centimetre_and_exact_far_apart() -> None:
+    rng = random.Random(3)
+    for _ in range(300):
+        lat, lon = rng.uniform(-75, 75), rng.uniform(-170, 170)
+        km = rng.choice([rng.uniform(0, 0.5), rng.uniform(0, 20), rng.uniform(3500, 9000)])
+        p = geodesic(kilometers=km).destination((lat, lon), bearing=rng.uniform(0, 360))
+        exact = geodesic((lat, lon), (p.latitude, p.longitude)).meters
+        measured = distance_m((lat, lon), (p.latitude, p.longitude))
+        assert abs(measured - exact) < (0.1 if km < 20 else 1e-6)
 
 
 def test_within_radius_agrees_with_the_geodesic_right_at_the_boundary() -> None:

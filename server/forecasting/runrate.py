@@ -1,0 +1,605 @@
+"""Run-rate forecasts: statsforecast's models, chosen per series by rolling-origin validation on
+its own history, with intervals calibrated on the same validation errors.
+
+Theory of operation
+-------------------
+Every series (history counted from its first non-zero period) goes through ``RULES`` first:
+empty, all-zero and constant series need no model; a series with fewer than ``MIN_MODEL_POINTS``
+periods gets its mean. Every other series gets a set of candidate models (``CANDIDATES``):
+
+* ``ets``: statsforecast ``AutoETS`` (additive or multiplicative error, trend none / additive /
+  damped, seasonality none / additive / multiplicative, chosen by AICc inside the family;
+  multiplicative forms only on strictly positive data);
+* ``theta``: ``DynamicOptimizedTheta`` (the Theta method with optimised θ and a classical
+  multiplicative decomposition when the series is seasonal);
+* ``arima``: the seasonal "airline" ARIMA(0,1,1)(0,1,1)ₘ, or ARIMA(0,1,1) without a season;
+* ``croston``: ``CrostonSBA`` for intermittent series (many zero periods);
+* ``seasonal_naive`` (``naive`` when the history is shorter than a season and a period): the
+  benchmark every forecast must beat.
+
+Validation: each model is fitted once on the history up to the first validation origin (12
+origins before the end), then run forward (its states updated, its parameters kept) from every
+later origin to the end of the history, forecasting up to ``horizon`` periods ahead from each.
+The forecast is the combination of ets, theta and arima weighted by 1 / (validation MAE)²
+(``combination_weights``) — a combination is steadier than picking one model on a dozen noisy
+validation errors, and the weights still let a model that clearly forecasts this series best
+dominate — unless seasonal naive did better in validation than that combination: then it is
+seasonal naive. Its members are then refitted on the whole history.
+
+Intervals are conformal: the chosen forecast's validation errors, divided by a per-horizon scale
+(their root mean square at that horizon, made non-decreasing in the horizon), give one pool of
+normalised errors per series; the finite-sample quantile of their absolute values at 80 % and
+95 %, times each horizon's scale, is the half-width (the 95 % one never narrower than normal
+errors would make it, given the 80 % one).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CANDIDATES",
+    "FORCEABLE",
+    "METHODS",
+    "MIN_MODEL_POINTS",
+    "RULES",
+    "Z80",
+    "Z95",
+    "SeriesForecast",
+    "classify",
+    "combination_weights",
+    "forecast_many",
+    "forecast_one",
+    "mase_scale",
+    "warm_up",
+]
+
+Z80 = 1.2815515655446004
+"""Normal quantile for the central 80 % interval: turns a stored half-width into a variance."""
+Z95 = 1.959963984540054
+
+MIN_MODEL_POINTS = 6
+"""Below this many periods a series gets its mean: no model has anything to learn from."""
+_INTERMITTENT_ZERO_SHARE = 0.3
+VALIDATION_ORIGINS = 12
+"""Origins whose full horizon lies inside the history; later origins add shorter horizons."""
+_MIN_FIT = 8
+"""Fewest periods a candidate is fitted on before the first validation origin."""
+_PARALLEL_MIN = 64
+"""Below this many series a process pool costs more than it saves."""
+_MAX_STATSFORECAST_SEASON = 24
+"""statsforecast's ETS ignores longer seasons (with a warning); weekly data fits them without."""
+
+METHODS: dict[str, str] = {
+    "zero": "Zero (no history)",
+    "constant": "Constant",
+    "mean": "Mean",
+    "naive": "Naive (last value)",
+    "seasonal_naive": "Seasonal naive",
+    "croston": "Croston (SBA)",
+    "ets": "Automatic ETS",
+    "theta": "Theta",
+    "arima": "ARIMA",
+    "combination": "Combination of ETS, Theta and ARIMA, weighted by validation",
+}
+"""Every method a forecast can carry, with the name shown to people."""
+
+RULES: tuple[tuple[str, str], ...] = (
+    ("no history, or only zeros", "zero"),
+    (f"fewer than {MIN_MODEL_POINTS} periods", "mean"),
+    ("every period the same value", "constant"),
+    (
+        f"at least {int(_INTERMITTENT_ZERO_SHARE * 100)}% of periods are zero",
+        "croston or (seasonal) naive, whichever did better in validation",
+    ),
+    (
+        "shorter than two seasons",
+        "ets + theta + arima without a season, weighted by validation, or (seasonal) naive "
+        "where it did better",
+    ),
+    (
+        "two seasons or more",
+        "ets + theta + arima, weighted by validation, or seasonal naive where it did better",
+    ),
+)
+"""How a series' history decides its candidates. Printed in docs/forecasting.md."""
+
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "croston": ("croston",),
+    "short": ("ets", "theta", "arima"),
+    "full": ("ets", "theta", "arima"),
+}
+"""The models a rule combines; seasonal naive (naive on less than a season) is always the
+benchmark they must beat in validation."""
+_COMBINED = ("ets", "theta", "arima")
+FORCEABLE = ("ets", "theta", "arima", "croston", "combination", "seasonal_naive")
+"""Methods a backtest may force (where the history allows them)."""
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    method: str
+    point: tuple[float, ...]
+    variance: tuple[float, ...]
+    """The spread the blend and reconciliation weigh by: (80 % half-width / z₈₀)²."""
+    sigma2: float
+    n: int
+    scale: float
+    """MASE scale: the in-sample mean absolute error of the (seasonal) naive forecast."""
+    seasonal_naive: tuple[float, ...]
+    lower80: tuple[float, ...] = ()
+    upper80: tuple[float, ...] = ()
+    lower95: tuple[float, ...] = ()
+    upper95: tuple[float, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    """What chose the method: each candidate's validation error, the model's own name."""
+
+    def lower(self, z: float = Z80) -> list[float]:
+        if z == Z80 and self.lower80:
+            return list(self.lower80)
+        if z == Z95 and self.lower95:
+            return list(self.lower95)
+        return [
+            max(0.0, p - z * math.sqrt(v)) for p, v in zip(self.point, self.variance, strict=True)
+        ]
+
+    def upper(self, z: float = Z80) -> list[float]:
+        if z == Z80 and self.upper80:
+            return list(self.upper80)
+        if z == Z95 and self.upper95:
+            return list(self.upper95)
+        return [p + z * math.sqrt(v) for p, v in zip(self.point, self.variance, strict=True)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "point": list(self.point),
+            "variance": list(self.variance),
+            "sigma2": self.sigma2,
+            "n": self.n,
+            "scale": self.scale,
+            "seasonal_naive": list(self.seasonal_naive),
+            "lower80": list(self.lower80),
+            "upper80": list(self.upper80),
+            "lower95": list(self.lower95),
+            "upper95": list(self.upper95),
+            "params": self.params,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SeriesForecast:
+        return cls(
+            method=data["method"],
+            point=tuple(data["point"]),
+            variance=tuple(data["variance"]),
+            sigma2=data["sigma2"],
+            n=data["n"],
+            scale=data["scale"],
+            seasonal_naive=tuple(data["seasonal_naive"]),
+            lower80=tuple(data.get("lower80") or ()),
+            upper80=tuple(data.get("upper80") or ()),
+            lower95=tuple(data.get("lower95") or ()),
+            upper95=tuple(data.get("upper95") or ()),
+            params=dict(data.get("params") or {}),
+        )
+
+
+def _trim(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    y = np.asarray(values, dtype=float)
+    y = np.where(np.isfinite(y), y, 0.0)  # a missing month is a month with nothing booked
+    nonzero = np.flatnonzero(y)
+    return y[nonzero[0] :] if nonzero.size else y[:0]
+
+
+def classify(y: np.ndarray, m: int) -> str:
+    """The rule of ``RULES`` that applies to a (trimmed) history."""
+    n = y.size
+    if n == 0 or not np.any(y):
+        return "zero"
+    if n < MIN_MODEL_POINTS:
+        return "mean"
+    if float(np.ptp(y)) == 0.0:
+        return "constant"
+    if float(np.mean(y == 0)) >= _INTERMITTENT_ZERO_SHARE:
+        return "croston"
+    if n < 2 * m:
+        return "short"
+    return "full"
+
+
+def mase_scale(y: np.ndarray, m: int) -> float:
+    """Mean absolute in-sample error of the seasonal naive forecast (naive when the history is
+    shorter than a season and a period); falls back to the mean level, then 1, so a perfect
+    history never divides by zero."""
+    if y.size > m:
+        scale = float(np.mean(np.abs(y[m:] - y[:-m])))
+    elif y.size > 1:
+        scale = float(np.mean(np.abs(np.diff(y))))
+    else:
+        scale = 0.0
+    if scale <= 0.0:
+        scale = float(np.mean(np.abs(y))) if y.size else 0.0
+    return scale if scale > 0.0 else 1.0
+
+
+def _seasonal_naive_points(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
+    n = y.size
+    if n == 0:
+        return np.zeros(horizon)
+    if n < m:
+        return np.full(horizon, y[-1])
+    return np.array([y[n - m + (h % m)] for h in range(horizon)])
+
+
+# Candidate models ---------------------------------------------------------------------------
+
+
+class _Model:
+    """One candidate: ``fit`` on a history, then ``forward`` (same parameters, states re-run)
+    over any longer history of the same series."""
+
+    def __init__(self, name: str, m: int) -> None:
+        self.name, self.m = name, m
+        self._fitted: Any = None
+
+    def fit(self, y: np.ndarray) -> None:
+        if self.name in ("seasonal_naive", "naive"):
+            return
+        from statsforecast.models import (
+            ARIMA,
+            MSTL,
+            AutoETS,
+            CrostonSBA,
+            DynamicOptimizedTheta,
+        )
+
+        m = self.m
+        seasonal = m > 1 and y.size >= 2 * m
+        model: Any
+        if self.name == "ets" and seasonal and m > _MAX_STATSFORECAST_SEASON:
+            # statsforecast's ETS has no seasons longer than 24: a weekly series is decomposed
+            # (MSTL) and its seasonally adjusted part gets the ETS.
+            model = MSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"))
+        elif self.name == "ets":
+            season = m if seasonal and m <= _MAX_STATSFORECAST_SEASON else 1
+            model = AutoETS(season_length=season)
+        elif self.name == "theta":
+            model = DynamicOptimizedTheta(season_length=m if seasonal else 1)
+        elif self.name == "arima":
+            # The seasonal airline model is the classic for sales with a yearly pattern; with a
+            # long (weekly) season its fit costs 30× more, so weekly data gets the plain one.
+            if seasonal and m <= _MAX_STATSFORECAST_SEASON:
+                model = ARIMA(order=(0, 1, 1), seasonal_order=(0, 1, 1), season_length=m)
+            else:
+                model = ARIMA(order=(0, 1, 1), include_drift=False)
+        elif self.name == "croston":
+            model = CrostonSBA()
+        else:  # pragma: no cover - names come from CANDIDATES
+            raise ValueError(self.name)
+        self._fitted = model.fit(y=y)
+
+    def forward(self, y: np.ndarray, h: int) -> np.ndarray:
+        if self.name == "seasonal_naive":
+            return _seasonal_naive_points(y, h, self.m)
+        if self.name == "naive":
+            return np.full(h, y[-1])
+        if self.name == "croston":
+            # Croston's fit has no parameters to keep (its smoothing constant is fixed): forward
+            # is a refit, and cheap.
+            from statsforecast.models import CrostonSBA
+
+            return np.asarray(CrostonSBA().forecast(y=y, h=h)["mean"], dtype=float)
+        out = self._fitted.forward(y=y, h=h)
+        return np.asarray(out["mean"], dtype=float)
+
+    def describe(self) -> str:
+        fitted = getattr(self._fitted, "model_", None)
+        if isinstance(fitted, dict) and "method" in fitted:
+            return str(fitted["method"])
+        return self.name
+
+
+def _safe(call: Callable[[], np.ndarray], h: int) -> np.ndarray | None:
+    """A candidate that fails or returns non-finite values drops out of the running: one odd
+    series must never fail the whole recompute or put NaN on a page."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                out = np.asarray(call(), dtype=float)
+    except Exception:
+        return None
+    if out.shape != (h,) or not np.all(np.isfinite(out)):
+        return None
+    return out
+
+
+def _fit_safely(model: _Model, y: np.ndarray) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                model.fit(y)
+    except Exception:
+        return False
+    return True
+
+
+# One series -----------------------------------------------------------------------------------
+
+
+def _validate(
+    y: np.ndarray, names: Sequence[str], horizon: int, m: int
+) -> tuple[dict[str, _Model], dict[str, np.ndarray]]:
+    """Fit every candidate at the first validation origin and forecast forward from each later
+    origin. Returns the models that fitted and ran everywhere, and per model an
+    (origins × horizon) error matrix, NaN where the history ends."""
+    n = y.size
+    first = min(max(_MIN_FIT, n - (horizon + VALIDATION_ORIGINS - 1)), n - 1)
+    models = {name: _Model(name, m) for name in names}
+    if "seasonal_naive" in models and n < m + 1:
+        del models["seasonal_naive"]
+        models["naive"] = _Model("naive", m)
+    fitted = {k: v for k, v in models.items() if _fit_safely(v, y[:first])}
+    origins = range(first, n)
+    errors = {k: np.full((len(origins), horizon), np.nan) for k in fitted}
+    for row, origin in enumerate(origins):
+        h = min(horizon, n - origin)
+        actual = y[origin : origin + h]
+        for name, model in list(fitted.items()):
+            fc = _safe(partial(model.forward, y[:origin], h), h)
+            if fc is None:
+                del fitted[name], errors[name]
+                continue
+            errors[name][row, :h] = fc - actual
+    return fitted, errors
+
+
+def _mae(errors: np.ndarray) -> float:
+    return float(np.nanmean(np.abs(errors))) if np.isfinite(errors).any() else math.inf
+
+
+def combination_weights(maes: Sequence[float]) -> np.ndarray:
+    """Weights ∝ 1 / MAE²: a member that erred twice as much in validation counts a quarter as
+    much; equal errors give the plain mean."""
+    inverse = 1.0 / np.maximum(np.asarray(maes, dtype=float), 1e-9) ** 2
+    return np.asarray(inverse / inverse.sum())
+
+
+def _conformal(errors: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Half-widths of the 80 % and 95 % intervals per horizon from validation errors."""
+    scale = np.full(horizon, np.nan)
+    for h in range(horizon):
+        column = errors[:, h]
+        column = column[np.isfinite(column)]
+        if column.size:
+            scale[h] = math.sqrt(float(np.mean(column**2)))
+    known = np.flatnonzero(np.isfinite(scale) & (scale > 0))
+    if known.size == 0:
+        return None
+    # Horizons without errors (a short validation) extend the last known one by √h growth.
+    for h in range(horizon):
+        if not np.isfinite(scale[h]) or scale[h] <= 0:
+            ref = int(known[known <= h][-1]) if np.any(known <= h) else int(known[0])
+            scale[h] = scale[ref] * math.sqrt((h + 1) / (ref + 1))
+    scale = np.maximum.accumulate(scale)  # uncertainty never shrinks further ahead
+    z = np.abs(errors / scale[None, :])
+    z = z[np.isfinite(z)]
+    if z.size < 3:
+        return None
+    widths = []
+    for level in (0.8, 0.95):
+        # The finite-sample conformal quantile: the ⌈(n+1)·level⌉-th smallest score.
+        rank = min(z.size, math.ceil((z.size + 1) * level))
+        widths.append(float(np.sort(z)[rank - 1]) * scale)
+    # A 95 % quantile read off a few dozen errors can land below what even normal errors would
+    # give for the 80 % width found: it is never narrower than that.
+    widths[1] = np.maximum(widths[1], widths[0] * (Z95 / Z80))
+    return widths[0], widths[1]
+
+
+def _simple(method: str, y: np.ndarray, horizon: int, m: int) -> SeriesForecast:
+    n = y.size
+    steps = np.arange(horizon)
+    if method == "zero":
+        point, var = np.zeros(horizon), np.zeros(horizon)
+    elif method == "constant":
+        point, var = np.full(horizon, y[-1]), np.zeros(horizon)
+    else:  # mean of a very short history: its spread, or half the level when there is one value
+        point = np.full(horizon, float(np.mean(y)))
+        sigma2 = float(np.var(y, ddof=1)) if n > 1 else float(y[0] ** 2) / 4.0
+        var = np.full(horizon, sigma2 * (1.0 + 1.0 / max(n, 1))) * (1.0 + steps / 6.0)
+    return _result(method, y, point, var, None, horizon, m, {})
+
+
+def _result(
+    method: str,
+    y: np.ndarray,
+    point: np.ndarray,
+    var: np.ndarray,
+    widths: tuple[np.ndarray, np.ndarray] | None,
+    horizon: int,
+    m: int,
+    params: dict[str, Any],
+) -> SeriesForecast:
+    point = np.maximum(np.where(np.isfinite(point), point, 0.0), 0.0)
+    if widths is None:
+        sd = np.sqrt(np.maximum(var, 0.0))
+        widths = (Z80 * sd, Z95 * sd)
+    w80, w95 = widths
+    variance = (w80 / Z80) ** 2
+    return SeriesForecast(
+        method=method,
+        point=_floats(point),
+        variance=_floats(variance),
+        sigma2=float(variance[0]) if horizon else 0.0,
+        n=int(y.size),
+        scale=mase_scale(y, m),
+        seasonal_naive=_floats(np.maximum(_seasonal_naive_points(y, horizon, m), 0.0)),
+        lower80=_floats(np.maximum(point - w80, 0.0)),
+        upper80=_floats(point + w80),
+        lower95=_floats(np.maximum(point - w95, 0.0)),
+        upper95=_floats(point + w95),
+        params=params,
+    )
+
+
+def _floats(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(round(float(v), 4) for v in values)
+
+
+def _forecast(values: np.ndarray, horizon: int, m: int, method: str) -> SeriesForecast:
+    y = _trim(values)
+    rule = classify(y, m)
+    if rule in ("zero", "constant", "mean"):
+        return _simple(rule, y, horizon, m)
+    if method == "auto":
+        members = CANDIDATES[rule]
+    elif method == "combination":
+        members = _COMBINED
+    else:
+        members = (method,)
+    fitted, errors = _validate(y, (*members, "seasonal_naive"), horizon, m)
+    baseline = "seasonal_naive" if "seasonal_naive" in errors else "naive"
+    members = tuple(k for k in members if k in fitted and k not in (baseline, "naive"))
+    if not members and baseline not in fitted:
+        return _simple("mean", y, horizon, m)
+    maes = {k: _mae(v) for k, v in errors.items()}
+    weights = (
+        combination_weights([maes[k] for k in members])
+        if method == "auto"
+        else np.full(len(members), 1.0 / max(len(members), 1))
+    )
+    combined = (
+        np.sum([w * errors[k] for w, k in zip(weights, members, strict=True)], axis=0)
+        if members
+        else None
+    )
+    forced = method not in ("auto", "combination", baseline)
+    if combined is None or (not forced and baseline in maes and _mae(combined) > maes[baseline]):
+        # Never a model that lost to seasonal naive on this series' own validation.
+        members, weights, combined = (baseline,), np.ones(1), errors[baseline]
+    label = members[0] if len(members) == 1 else "combination"
+    # The members are refitted on the whole history: parameters estimated on the shorter
+    # validation history forecast measurably worse (benchmark, docs/forecasting.md).
+    forecasts = []
+    for name in members:
+        if name not in (baseline, "naive") and not _fit_safely(fitted[name], y):
+            return _simple("mean", y, horizon, m)
+        fc = _safe(partial(fitted[name].forward, y, horizon), horizon)
+        if fc is None:
+            return _simple("mean", y, horizon, m)
+        forecasts.append(fc)
+    point = np.sum([w * f for w, f in zip(weights, forecasts, strict=True)], axis=0)
+    widths = _conformal(combined, horizon)
+    spread = float(np.nanmean(combined**2)) if widths is None else 0.0
+    params: dict[str, Any] = {
+        "validation_mae": {k: round(v, 2) for k, v in sorted(maes.items()) if math.isfinite(v)},
+        "weights": {k: round(float(w), 3) for k, w in zip(members, weights, strict=True)},
+        "models": {k: fitted[k].describe() for k in members},
+    }
+    params["validation_mae"][label] = round(_mae(combined), 2)
+    return _result(
+        label,
+        y,
+        point,
+        np.full(horizon, spread) * np.arange(1, horizon + 1),
+        widths,
+        horizon,
+        m,
+        params,
+    )
+
+
+def _forecast_batch(
+    batch: list[np.ndarray], horizon: int, m: int, method: str
+) -> list[SeriesForecast]:
+    return [_forecast(values, horizon, m, method) for values in batch]
+
+
+# Many series -----------------------------------------------------------------------------------
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_WORKERS = 0
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """One pool per process, started on first use and kept: each worker pays the library's
+    import once, not once per recompute."""
+    global _POOL, _POOL_WORKERS
+    if _POOL is None or workers != _POOL_WORKERS:
+        import multiprocessing
+
+        if _POOL is not None:
+            _POOL.shutdown(wait=False)
+        # forkserver, not fork: the server process runs an event loop and database pools that a
+        # forked child must not inherit.
+        context = multiprocessing.get_context("forkserver")
+        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=warm_up)
+        _POOL_WORKERS = workers
+    return _POOL
+
+
+def warm_up() -> None:
+    """Import the library and run each model once, so the first real series does not pay for
+    loading it."""
+    y = 100.0 + 10.0 * np.sin(np.arange(30) * 2 * np.pi / 12) + np.arange(30)
+    _forecast(y, 6, 12, "auto")
+
+
+def forecast_one(
+    values: Sequence[float] | np.ndarray, *, horizon: int, season: int, method: str = "auto"
+) -> SeriesForecast:
+    return forecast_many([values], horizon=horizon, season=season, method=method, workers=1)[0]
+
+
+def forecast_many(
+    series: Sequence[Sequence[float] | np.ndarray],
+    *,
+    horizon: int,
+    season: int,
+    method: str = "auto",
+    workers: int | None = None,
+) -> list[SeriesForecast]:
+    """Forecast ``horizon`` periods after each series. ``method`` "auto" chooses per series by
+    validation; a named candidate is used wherever the history allows it (the result names what
+    was used). ``workers`` > 1 spreads large batches over processes (default: every core)."""
+    if method != "auto" and method not in FORCEABLE:
+        raise ValueError(f"unknown forecasting method {method!r}")
+    arrays = [np.asarray(s, dtype=float) for s in series]
+    if workers is None:
+        import os
+
+        workers = os.cpu_count() or 1
+    if workers <= 1 or len(arrays) < _PARALLEL_MIN:
+        return _forecast_batch(arrays, horizon, season, method)
+    size = max(8, math.ceil(len(arrays) / (workers * 4)))
+    batches = [arrays[i : i + size] for i in range(0, len(arrays), size)]
+    out: list[SeriesForecast] = []
+    try:
+        pool = _pool(workers)
+        futures = [pool.submit(_forecast_batch, b, horizon, season, method) for b in batches]
+        for future in futures:
+            out.extend(future.result())
+    except (BrokenProcessPool, OSError, RuntimeError):
+        # A pool that cannot start (no forkserver, a sandbox without semaphores) or that lost
+        # a worker must not lose the recompute: the same work runs in this process.
+        _reset_pool()
+        return _forecast_batch(arrays, horizon, season, method)
+    return out
+
+
+def _reset_pool() -> None:
+    global _POOL, _POOL_WORKERS
+    if _POOL is not None:
+        _POOL.shutdown(wait=False, cancel_futures=True)
+    _POOL, _POOL_WORKERS = None, 0

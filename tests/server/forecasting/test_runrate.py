@@ -1,0 +1,186 @@
+"""The run-rate forecaster: which model a history gets, and that no history — however odd —
+produces an exception, a NaN or a negative forecast."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from server.forecasting.runrate import (
+    CANDIDATES,
+    SeriesForecast,
+    combination_weights,
+    forecast_many,
+    forecast_one,
+)
+
+MONTHS = 12
+PATTERN = np.array([0.8, 0.9, 1.1, 1.2, 1.1, 1.0, 0.9, 0.7, 1.0, 1.2, 1.1, 0.9])
+
+
+def _sane(fc: SeriesForecast, horizon: int) -> None:
+    for values in (fc.point, fc.variance, fc.lower80, fc.upper80, fc.lower95, fc.upper95):
+        assert len(values) == horizon
+        assert all(math.isfinite(v) for v in values)
+    assert min(fc.point) >= 0.0
+    for lo80, hi80, lo95, hi95, p in zip(
+        fc.lower80, fc.upper80, fc.lower95, fc.upper95, fc.point, strict=True
+    ):
+        assert 0.0 <= lo95 <= lo80 <= p <= hi80 <= hi95
+
+
+def test_an_empty_series_forecasts_zero_with_no_spread() -> None:
+    fc = forecast_one([], horizon=6, season=MONTHS)
+    assert fc.method == "zero"
+    assert fc.point == (0.0,) * 6
+    assert fc.variance == (0.0,) * 6
+    _sane(fc, 6)
+
+
+def test_a_series_of_zeros_forecasts_zero() -> None:
+    fc = forecast_one([0.0] * 30, horizon=3, season=MONTHS)
+    assert (fc.method, fc.point) == ("zero", (0.0, 0.0, 0.0))
+
+
+def test_a_single_month_forecasts_that_month_with_a_wide_interval() -> None:
+    fc = forecast_one([900.0], horizon=6, season=MONTHS)
+    assert fc.method == "mean"
+    assert fc.point == (900.0,) * 6
+    assert fc.upper80[0] > 900.0 > fc.lower80[0]
+    _sane(fc, 6)
+
+
+def test_a_constant_series_forecasts_its_value() -> None:
+    fc = forecast_one([250.0] * 36, horizon=6, season=MONTHS)
+    assert fc.method == "constant"
+    assert fc.point == (250.0,) * 6
+
+
+def test_a_seasonal_series_is_forecast_with_its_pattern_by_a_model_that_beat_seasonal_naive() -> (
+    None
+):
+    rng = np.random.default_rng(3)
+    t = np.arange(48)
+    y = 1000 * PATTERN[t % 12] * (1 + 0.01 * t) + rng.normal(0, 15, 48)
+    fc = forecast_one(y, horizon=12, season=MONTHS)
+    assert fc.method in (*CANDIDATES["full"], "combination")
+    errors = fc.params["validation_mae"]
+    assert errors[fc.method] <= errors["seasonal_naive"]
+    expected = 1000 * PATTERN * (1 + 0.01 * (48 + np.arange(12)))
+    assert np.asarray(fc.point) == pytest.approx(expected, rel=0.08)
+    _sane(fc, 12)
+
+
+def test_a_linear_trend_is_extrapolated() -> None:
+    fc = forecast_one([100.0 + 5 * t for t in range(30)], horizon=4, season=MONTHS)
+    assert fc.point == pytest.approx([250.0, 255.0, 260.0, 265.0], rel=0.02)
+
+
+def test_a_model_never_beats_seasonal_naive_only_on_paper() -> None:
+    """A repeating pattern with no noise: seasonal naive is exact in validation, so nothing
+    that did worse there may be chosen."""
+    y = np.tile(1000 * PATTERN, 4)
+    fc = forecast_one(y, horizon=6, season=MONTHS)
+    errors = fc.params["validation_mae"]
+    assert errors[fc.method] <= errors["seasonal_naive"] + 1e-6
+    assert np.asarray(fc.point) == pytest.approx(1000 * PATTERN[:6], rel=0.01)
+
+
+def test_an_intermittent_series_gets_an_intermittent_demand_method() -> None:
+    y = [0, 0, 6, 0, 0, 0, 6, 0, 0, 6, 0, 0, 0, 6, 0, 0, 6, 0, 0, 0, 6, 0, 0, 6]
+    fc = forecast_one(y, horizon=3, season=MONTHS)
+    assert fc.method in ("croston", "seasonal_naive", "naive")
+    _sane(fc, 3)
+
+
+def test_negative_months_from_returns_get_an_additive_model_and_no_negative_forecast() -> None:
+    rng = np.random.default_rng(8)
+    t = np.arange(36)
+    y = 400 * PATTERN[t % 12] + rng.normal(0, 60, 36)
+    y[[5, 17, 29]] = [-150.0, -90.0, -200.0]  # months where returns exceeded sales
+    fc = forecast_one(y, horizon=6, season=MONTHS)
+    for description in fc.params["models"].values():
+        assert "M" not in description.split("(")[-1].split(",")[0]  # no multiplicative error
+    _sane(fc, 6)
+
+
+def test_zeros_inside_a_multiplicative_looking_history_still_forecast_finite_values() -> None:
+    t = np.arange(48)
+    y = 100 * (1.03**t) * PATTERN[t % 12]
+    y[[10, 22, 34]] = 0.0  # the multiplicative forms cannot fit a zero: they must drop out
+    fc = forecast_one(y, horizon=6, season=MONTHS)
+    for description in fc.params["models"].values():
+        assert ",M)" not in description and "(M," not in description
+    _sane(fc, 6)
+
+
+def test_leading_zeros_before_the_first_sale_are_not_history() -> None:
+    fc = forecast_one([0.0] * 20 + [100.0, 120.0, 90.0], horizon=1, season=MONTHS)
+    assert fc.n == 3
+
+
+def test_missing_values_count_as_nothing_booked() -> None:
+    y = [100.0, float("nan"), 120.0, 90.0, float("inf"), 110.0, 100.0, 95.0]
+    _sane(forecast_one(y, horizon=6, season=MONTHS), 6)
+
+
+def test_a_falling_series_never_forecasts_below_zero() -> None:
+    fc = forecast_one([300.0 - 20 * t for t in range(15)], horizon=6, season=MONTHS)
+    _sane(fc, 6)
+
+
+def test_intervals_do_not_narrow_further_ahead() -> None:
+    rng = np.random.default_rng(5)
+    y = 500 + np.cumsum(rng.normal(0, 20, 40))
+    fc = forecast_one(y, horizon=6, season=MONTHS)
+    widths = [hi - lo for lo, hi in zip(fc.lower95, fc.upper95, strict=True)]
+    assert all(b >= a - 1e-6 for a, b in itertools.pairwise(widths))
+    _sane(fc, 6)
+
+
+def test_weekly_histories_use_their_52_week_season() -> None:
+    rng = np.random.default_rng(2)
+    t = np.arange(104)
+    y = 200 + 50 * np.sin(2 * np.pi * t / 52) + rng.normal(0, 5, 104)
+    fc = forecast_one(y, horizon=6, season=52)
+    expected = 200 + 50 * np.sin(2 * np.pi * (104 + np.arange(6)) / 52)
+    assert np.asarray(fc.point) == pytest.approx(expected, rel=0.1)
+    _sane(fc, 6)
+
+
+def test_many_series_in_processes_give_the_same_forecasts_as_one_by_one() -> None:
+    rng = np.random.default_rng(4)
+    t = np.arange(36)
+    series = [
+        1000 * PATTERN[t % 12] * rng.uniform(0.5, 2) + rng.normal(0, 30, 36) for _ in range(70)
+    ]
+    together = forecast_many(series, horizon=6, season=MONTHS, workers=2)
+    alone = [forecast_one(s, horizon=6, season=MONTHS) for s in series[:3]]
+    assert [f.point for f in together[:3]] == [f.point for f in alone]
+
+
+def test_a_fit_survives_its_round_trip_through_the_series_cache() -> None:
+    fc = forecast_one(np.tile(1000 * PATTERN, 3) + np.arange(36), horizon=6, season=MONTHS)
+    assert SeriesForecast.from_json(fc.to_json()) == fc
+
+
+def test_the_combination_weighs_each_model_by_its_validation_error() -> None:
+    weights = combination_weights([10.0, 20.0, 10.0])
+    assert weights == pytest.approx([4 / 9, 1 / 9, 4 / 9])
+    assert combination_weights([5.0, 5.0, 5.0]) == pytest.approx([1 / 3] * 3)
+
+
+def test_a_forecast_records_what_chose_it() -> None:
+    rng = np.random.default_rng(9)
+    t = np.arange(48)
+    fc = forecast_one(500 * PATTERN[t % 12] + rng.normal(0, 20, 48), horizon=6, season=MONTHS)
+    assert set(fc.params["validation_mae"]) >= {"seasonal_naive", fc.method}
+    assert sum(fc.params["weights"].values()) == pytest.approx(1.0, abs=0.01)
+
+
+def test_an_unknown_method_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown forecasting method"):
+        forecast_one([1.0, 2.0], horizon=1, season=MONTHS, method="prophet")
