@@ -108,7 +108,8 @@ def test_behind_a_trusted_tls_proxy_session_cookies_are_secure_and_hsts_is_sent(
     with live_server(sqlite_store.url, tmp_path, env=env) as server:
         answer = _manager_login(server.url, "https")
     assert answer.status_code == 303
-    assert _cookie_flags(answer) == [True, True]
+    # Session, refresh and the browser's device cookie: every one Secure.
+    assert _cookie_flags(answer) == [True, True, True]
     assert answer.headers["strict-transport-security"].startswith("max-age=")
 
 
@@ -120,5 +121,5 @@ def test_a_forwarded_proto_from_an_untrusted_peer_changes_nothing(
     with live_server(sqlite_store.url, tmp_path) as server:
         answer = _manager_login(server.url, "https")
     assert answer.status_code == 303
-    assert _cookie_flags(answer) == [False, False]
+    assert _cookie_flags(answer) == [False, False, False]
     assert "strict-transport-security" not in answer.headers
