@@ -546,9 +546,10 @@ async def _region_page(
     if viewer.role is Role.ADMIN:
         context["regions"] = await pages.region_choices(db)
     labels: list[str] = week_labels
+    step = 1.0  # visits and tickets are counted: whole-number steps
     if kind == "orders":
         report: Any = await region_pages.orders_report(db, viewer, filters, now)
-        series, value, wide = report.by_week, (lambda v: fmt.money(v, True)), 1100
+        series, value, wide, step = report.by_week, (lambda v: fmt.money(v, True)), 1100, 0.0
     elif kind == "visits":
         report = await region_pages.visits_report(db, viewer, filters, now)
         series, value, wide = report.by_week, fmt.count, 560
@@ -565,6 +566,7 @@ async def _region_page(
             width=wide,
             height=260,
             label_every=max(1, math.ceil(len(labels) / (14 if wide >= 1000 else 7))),
+            min_step=step,
         ),
         "narrow": bar_chart(
             labels,
@@ -573,6 +575,7 @@ async def _region_page(
             width=360,
             height=240,
             label_every=max(1, math.ceil(len(labels) / 4)),
+            min_step=step,
         ),
     }
     return _page(
