@@ -50,10 +50,13 @@ are files served from /manager/static (no CDN, no inline script); inline ``style
 draw the charts' bars, hence 'unsafe-inline' for styles only. No page may be framed."""
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'"
 )
-"""The API reference under /schema: its viewer's files are the app's own, but the page starts
-the viewer with an inline script, so inline script is allowed there and nowhere else."""
+"""The API reference under /schema: Swagger UI's files are served by the app itself
+(server/web/apidocs.py), so nothing may come from another host; the page starts the viewer with
+an inline script and the viewer styles inline, hence 'unsafe-inline' here (the page holds no
+user input, only the OpenAPI document). No page may be framed."""
 
 Network = IPv4Network | IPv6Network
 

@@ -76,6 +76,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     (the demo's regions: Europe/Berlin)."""
     offline_after_h: int = 48
     """A rep whose devices have not synced for this long is flagged on the devices page."""
+    holidays: str = ""
+    """Public holidays pace expects no sales on: a country code, optionally with a subdivision
+    (``DE``, ``DE-HH``); empty: weekends only."""
     sync_retention_days: int = 45
     """How long the change log keeps history; a device offline longer re-bootstraps (HTTP 410)."""
     sync_page_size: int = 1000

@@ -307,7 +307,15 @@ class Trace:
         if self.candidates is not None:
             ranked = sorted(self.candidates, key=lambda c: -c[4])  # stable: ties stay in id order
             trace["candidates"] = [
-                self._rep(c[0], distance_km=c[1], load=c[2], deficit=c[3], score=c[4])
+                # Rounded for people reading the trace (metres, tenths of a percent, thousandths
+                # of a lead); the score keeps the digits the ranking used.
+                self._rep(
+                    c[0],
+                    distance_km=None if c[1] is None else round(c[1], 3),
+                    load=round(c[2], 3),
+                    deficit=round(c[3], 3),
+                    score=c[4],
+                )
                 for c in ranked[:_TRACE_CANDIDATE_CAP]
             ]
             trace["eligible_count"] = len(self.candidates)

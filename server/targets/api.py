@@ -167,6 +167,7 @@ class TargetController(Controller):
             now=now,
             tz=zone,
             tz_name=zone_name,
+            holiday_calendar=settings.holidays,
         )
         if scope.type == "region":
             sp = figures.region

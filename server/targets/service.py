@@ -27,6 +27,7 @@ from server.forecasting.reports import Scope, resolve_scope
 from server.orders.models import Order
 from server.org.models import Region, Territory
 from server.targets import pace as pacing
+from server.targets.calendar import public_holidays
 from server.targets.models import Target
 
 __all__ = [
@@ -426,6 +427,7 @@ class RegionPace:
     reps: dict[str, ScopePace]
     months: list[date]
     """Months a manager may pick (13 back to 3 ahead)."""
+    holidays: frozenset[date] = frozenset()
 
 
 async def region_pace(
@@ -436,6 +438,7 @@ async def region_pace(
     now: datetime,
     tz: tzinfo,
     tz_name: str,
+    holiday_calendar: str = "",
 ) -> RegionPace:
     """Every figure of one region for one month. The caller has checked the region is theirs
     to see (a rep's own line is picked out of it by the caller)."""
@@ -465,9 +468,10 @@ async def region_pace(
         # Days with no sale inside the learning window count as zero, from its first day.
         history.setdefault(ly_month, 0.0)
         history.setdefault(month - timedelta(days=1), 0.0)
-    shape = pacing.learn_shape(history)
-    share = pacing.expected_share(month, now_local, shape)
-    weights = pacing.day_weights(month, shape)
+    off = public_holidays(holiday_calendar, range(ly_month.year, month.year + 1))
+    shape = pacing.learn_shape(history, off)
+    share = pacing.expected_share(month, now_local, shape, off)
+    weights = pacing.day_weights(month, shape, off)
     weight_total = sum(weights.values()) or 1.0
     ly_cut = _same_moment_last_year(now_local, month)
 
@@ -554,6 +558,7 @@ async def region_pace(
         now_local=now_local,
         timezone=tz_name,
         shape=shape,
+        holidays=off,
         region=region,
         territories=territories,
         reps=reps,

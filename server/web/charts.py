@@ -308,6 +308,7 @@ def bar_chart(
     width: int = 560,
     height: int = 220,
     label_every: int = 1,
+    min_step: float = 0.0,
 ) -> BarChart:
     """Stacked vertical bars: one bar per label, one segment per series (in order, bottom up)."""
     chart = BarChart(
@@ -317,7 +318,8 @@ def bar_chart(
     if not labels or not totals or max(totals) <= 0:
         chart.empty = True
         return chart
-    step = _nice_step(max(totals), 4)
+    # Counts step by whole numbers at least: "0, 0, 1, 1, 1" is no axis.
+    step = max(_nice_step(max(totals), 4), min_step)
     top_value = math.ceil(max(totals) / step) * step or step
     plot_w, plot_h = chart.right - chart.left, chart.bottom - chart.top
     slot = plot_w / len(labels)

@@ -25,7 +25,8 @@ from server.auth.principal import Principal
 from server.errors import BadRequest, FieldlineError, Forbidden, NotFound, RateLimited, Unauthorized
 from server.forecasting import service as forecasting
 from server.forecasting.pipeline import CATEGORIES
-from server.targets.service import MAX_AMOUNT, parse_month
+from server.targets import service as targets_service
+from server.targets.service import MAX_AMOUNT, TARGET_SCOPES, parse_month
 from server.targets.zones import display_zone
 from server.web import pages
 from server.web import region as region_pages
@@ -347,6 +348,7 @@ class ManagerController(Controller):
             zone=fmt.zone,
             sort=sort,
             descending=order == "desc",
+            holidays=request.app.state.settings.holidays,
         )
         charts = _charts(overview.chart_points, overview.targets, fmt)
         return _page(
@@ -378,7 +380,14 @@ class ManagerController(Controller):
         now = datetime.now(UTC)
         the_month, notice = _month_choice(month, fmt, now)
         page = await pages.rep_page(
-            db, viewer, rep_id, month=the_month, now=now, zone=fmt.zone, fmt=fmt
+            db,
+            viewer,
+            rep_id,
+            month=the_month,
+            now=now,
+            zone=fmt.zone,
+            fmt=fmt,
+            holidays=request.app.state.settings.holidays,
         )
         if page.scope.region_id and page.scope.region_id != viewer.region_id:
             fmt = await _formatter(request, db, page.scope.region_id)
@@ -443,6 +452,42 @@ class ManagerController(Controller):
     ) -> Response[Any]:
         return await _region_page(request, db, region, "tickets")
 
+    @post("/targets", opt={"public": True}, status_code=303)
+    async def set_target(
+        self, request: Request[Any, Any, Any], db: AsyncSession, data: Form
+    ) -> Response[Any]:
+        viewer = await _viewer(request, db)
+        if not isinstance(viewer, Principal):
+            return viewer
+        back = _back(data.get("back"))
+        fmt = await _formatter(request, db, viewer.region_id)
+        kind, _, scope_id = data.get("scope", "").partition(":")
+        if kind not in TARGET_SCOPES or not scope_id:
+            return Redirect(
+                _with_notice(back, error="Choose the rep, territory or region the target is for."),
+                status_code=303,
+            )
+        try:
+            month = parse_month(data.get("month", ""))
+        except BadRequest:
+            return Redirect(
+                _with_notice(back, error="Choose a month between 2000 and 2100."), status_code=303
+            )
+        try:
+            amount = fmt.parse_amount(data.get("amount", ""), maximum=MAX_AMOUNT)
+        except InputError as exc:
+            return Redirect(_with_notice(back, error=str(exc)), status_code=303)
+        try:
+            await targets_service.set_target(
+                db, viewer, scope_type=kind, scope_id=scope_id, month=month, amount=amount
+            )
+        except NotFound:
+            return Redirect(
+                _with_notice(back, error="That rep, territory or region is not in your region."),
+                status_code=303,
+            )
+        return Redirect(_with_notice(back, target_saved="1"), status_code=303)
+
     @post("/forecasts/adjust", opt={"public": True}, status_code=303)
     async def adjust(
         self, request: Request[Any, Any, Any], db: AsyncSession, data: Form
@@ -501,9 +546,10 @@ async def _region_page(
     if viewer.role is Role.ADMIN:
         context["regions"] = await pages.region_choices(db)
     labels: list[str] = week_labels
+    step = 1.0  # visits and tickets are counted: whole-number steps
     if kind == "orders":
         report: Any = await region_pages.orders_report(db, viewer, filters, now)
-        series, value, wide = report.by_week, (lambda v: fmt.money(v, True)), 1100
+        series, value, wide, step = report.by_week, (lambda v: fmt.money(v, True)), 1100, 0.0
     elif kind == "visits":
         report = await region_pages.visits_report(db, viewer, filters, now)
         series, value, wide = report.by_week, fmt.count, 560
@@ -520,6 +566,7 @@ async def _region_page(
             width=wide,
             height=260,
             label_every=max(1, math.ceil(len(labels) / (14 if wide >= 1000 else 7))),
+            min_step=step,
         ),
         "narrow": bar_chart(
             labels,
@@ -528,6 +575,7 @@ async def _region_page(
             width=360,
             height=240,
             label_every=max(1, math.ceil(len(labels) / 4)),
+            min_step=step,
         ),
     }
     return _page(

@@ -105,7 +105,7 @@ def expected_curve(figures: RegionPace, target: float | None) -> list[float] | N
     """The expected running total for every day of the month, climbing to ``target``."""
     if not target:
         return None
-    weights = day_weights(figures.month, figures.shape)
+    weights = day_weights(figures.month, figures.shape, figures.holidays)
     total = sum(weights.values()) or 1.0
     running, out = 0.0, []
     for day in month_days(figures.month):
@@ -192,10 +192,17 @@ async def region_overview(
     zone: ZoneInfo,
     sort: str = "status",
     descending: bool = False,
+    holidays: str = "",
 ) -> Overview:
     scope = await reports.resolve_scope(session, principal, "region", region_id)
     pace = await targets.region_pace(
-        session, scope.id, month=month, now=now, tz=zone, tz_name=zone.key
+        session,
+        scope.id,
+        month=month,
+        now=now,
+        tz=zone,
+        tz_name=zone.key,
+        holiday_calendar=holidays,
     )
     forecasts = await reports.current_forecasts(session, scope)
     adjustments = await reports.adjustments_for(session, forecasts)
@@ -340,11 +347,18 @@ async def rep_page(
     now: datetime,
     zone: ZoneInfo,
     fmt: Formatter,
+    holidays: str = "",
 ) -> RepPage:
     scope = await reports.resolve_scope(session, principal, "rep", rep_id)
     pace = (
         await targets.region_pace(
-            session, scope.region_id, month=month, now=now, tz=zone, tz_name=zone.key
+            session,
+            scope.region_id,
+            month=month,
+            now=now,
+            tz=zone,
+            tz_name=zone.key,
+            holiday_calendar=holidays,
         )
         if scope.region_id
         else None

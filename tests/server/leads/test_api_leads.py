@@ -423,3 +423,6 @@ def test_the_explanation_names_reps_and_rounds_its_figures_with_units(
     names = {e["rep_id"]: e.get("rep_name") for e in territory["excluded"]}
     assert names == {world.user("rep_n2"): "Rep Bremen"}
     assert territory["excluded_count"] == 1
+    for candidate in why["decision"]["trace"]["candidates"]:
+        for figure in ("distance_km", "load", "deficit"):
+            assert candidate[figure] == round(candidate[figure], 3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from server.targets.calendar import public_holidays, valid_calendar
 from server.targets.pace import (
     FLAT,
     PaceStatus,
@@ -79,3 +80,20 @@ def test_the_verdict_is_behind_on_track_or_ahead_of_the_expected_to_date() -> No
 def test_without_a_target_there_is_no_verdict() -> None:
     assert assess(None, 1_000, 0.5).status is PaceStatus.NO_TARGET
     assert assess(0, 1_000, 0.5).pace is None
+
+
+def test_public_holidays_are_no_working_days() -> None:
+    german = public_holidays("DE", [2026])
+    assert {date(2026, 12, 25), date(2026, 12, 26)} <= german
+    assert len(working_days(DECEMBER, german)) == 22  # Friday the 25th is off
+    after_christmas = datetime(2026, 12, 28, tzinfo=BERLIN)
+    assert expected_share(DECEMBER, after_christmas, FLAT, german) == 18 / 22
+    assert expected_share(DECEMBER, after_christmas) == 19 / 23
+
+
+def test_a_state_adds_its_own_holidays_and_an_unknown_calendar_adds_none() -> None:
+    assert date(2026, 10, 31) in public_holidays("DE-HH", [2026])  # Reformation Day, Hamburg
+    assert date(2026, 10, 31) not in public_holidays("DE-BY", [2026])
+    assert public_holidays("XX", [2026]) == frozenset()
+    assert public_holidays("", [2026]) == frozenset()
+    assert valid_calendar("DE-HH") and not valid_calendar("XX")

@@ -89,7 +89,7 @@ def test_a_manager_drills_into_a_rep_with_a_map_of_check_ins(
 ) -> None:
     page = browser_page
     _sign_in(page, live_server, "mgr_north")
-    page.click("text=Rep Hamburg")
+    page.click("table[data-testid=reps] a >> text=Rep Hamburg")
     page.wait_for_load_state("networkidle")
     assert page.locator("svg.map circle.pt-flagged").count() == 1
     assert page.locator("svg.map circle.pt-verified").count() == 8

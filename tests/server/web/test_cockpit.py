@@ -243,3 +243,83 @@ def test_an_unknown_language_is_a_message_not_an_error(
     r = client.get("/manager/locale?to=xx&next=/manager")
     assert r.status_code == 200
     assert "No language" in r.text
+
+
+def _stored_targets(url: str) -> list[tuple[str, float]]:
+    async def read(session: AsyncSession) -> list[tuple[str, float]]:
+        rows = await session.execute(select(Target.scope_type, Target.amount))
+        return [(kind, amount) for kind, amount in rows.all()]
+
+    return run_db(url, read)
+
+
+def test_a_manager_sets_a_target_on_the_page_in_their_own_locale(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    _german(client)
+    month = f"{_this_month():%Y-%m}"
+    r = client.post(
+        "/manager/targets",
+        data={
+            "scope": f"rep:{world.user('rep_n1')}",
+            "month": month,
+            "amount": "12.500",
+            "back": "/manager",
+        },
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/manager?target_saved=1"
+    assert _stored_targets(store.url) == [("rep", 12_500.0)]
+    page = client.get(f"/manager/reps/{world.user('rep_n1')}").text
+    assert 'data-testid="rep-target">12.500\xa0€<' in page
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"scope": "rep:{south}"}, "not in your region"),
+        ({"scope": "rep:nobody"}, "not in your region"),
+        ({"scope": "company:all"}, "Choose the rep, territory or region"),
+        ({"month": "2026-13"}, "Choose a month"),
+        ({"amount": "1e300"}, "not a plausible amount"),
+        ({"amount": "viel"}, "is not a number"),
+    ],
+)
+def test_a_target_the_page_cannot_take_is_refused_with_a_message(
+    client: TestClient[Litestar], store: Store, change: dict[str, str], message: str
+) -> None:
+    world = forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    _german(client)
+    form = {
+        "scope": f"rep:{world.user('rep_n1')}",
+        "month": f"{_this_month():%Y-%m}",
+        "amount": "12.500",
+        "back": "/manager",
+        **{k: v.format(south=world.user("rep_s1")) for k, v in change.items()},
+    }
+    r = client.post("/manager/targets", data=form, follow_redirects=False)
+    assert "error=" in r.headers["location"]
+    assert message in client.get(r.headers["location"]).text
+    assert _stored_targets(store.url) == []
+
+
+@pytest.mark.parametrize("month", ["2025-00", "next", "2101-01"])
+def test_a_bad_month_on_the_rep_page_is_a_message_not_an_error(
+    client: TestClient[Litestar], store: Store, month: str
+) -> None:
+    world = forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    r = client.get(f"/manager/reps/{world.user('rep_n1')}?month={month}")
+    assert r.status_code == 200
+    assert "is not a month" in r.text
+
+
+def test_an_unknown_rep_is_the_not_found_page(client: TestClient[Litestar], store: Store) -> None:
+    forecast_world(store.url)
+    _sign_in(client, "mgr_north")
+    r = client.get("/manager/reps/no-such-rep")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "outside your region" in r.text

@@ -193,3 +193,14 @@ def test_an_admin_picks_the_region_of_a_region_page(
     page = client.get(f"/manager/tickets?region={world.regions['SOUTH']}").text
     assert "Southern trouble" in page and "Line stopped" not in page
     assert client.get("/manager/tickets?region=nowhere").status_code == 404
+
+
+def test_a_count_chart_steps_by_whole_numbers(client: TestClient[Litestar], store: Store) -> None:
+    """One open ticket: the axis reads 0 and 1, not "0, 0, 1, 1, 1" in quarter steps."""
+    world = seed_world(store.url)
+    _seed(store.url, world)
+    _sign_in(client, "mgr_north")
+    page = client.get(f"/manager/tickets?rep={world.user('rep_n2')}").text
+    wide = page.split('class="chart bars wide"')[1].split("</svg>")[0]
+    ticks = re.findall(r'class="axis-label"[^>]*text-anchor="end">([^<]*)<', wide)
+    assert ticks == ["0", "1"]
