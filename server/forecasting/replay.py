@@ -11,6 +11,7 @@ is left alone.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -62,7 +63,9 @@ async def replay(
             history={rep: values[end - length : end] for rep, values in sales.history.items()},
             current={},
         )
-        outcome = compute(tree, past, nothing, granularity=granularity, horizon=HORIZON, cached={})
+        outcome = await asyncio.to_thread(
+            compute, tree, past, nothing, granularity=granularity, horizon=HORIZON, cached={}
+        )
         for row in outcome.rows:
             row.components["replayed"] = True
         made = datetime.combine(origin, datetime.min.time(), tzinfo=UTC)

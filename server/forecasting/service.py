@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import time
@@ -175,7 +176,10 @@ async def recompute(
                     state.inputs_hash,
                     SeriesForecast.from_json(state.fit["forecast"]),
                 )
-        outcome = compute(
+        # Off the event loop: fitting every series takes seconds to minutes of CPU (in worker
+        # processes, waited for here), and a server answers its devices meanwhile.
+        outcome = await asyncio.to_thread(
+            compute,
             tree,
             sales[granularity],
             opportunities,
