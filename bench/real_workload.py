@@ -287,8 +287,10 @@ class Burst:
     """Summed over the tablets' meters, read when the burst is over."""
 
 
-def sync_all(tablets: list[Tablet], server: MeteredServer) -> Burst:
-    """Every tablet syncs on its own thread, all released by one barrier."""
+def release_all(tablets: list[Tablet]) -> Burst:
+    """Every tablet syncs on its own thread, all released by one barrier: latencies, reports,
+    errors, the burst's wall time and its wire figures. CPU is the caller's to read, around this
+    call, for whichever parties it measures."""
     burst = Burst()
     lock = threading.Lock()
     release = threading.Barrier(len(tablets))
@@ -308,14 +310,10 @@ def sync_all(tablets: list[Tablet], server: MeteredServer) -> Burst:
             burst.latencies.append(time.perf_counter() - start)
             burst.reports.append(report)
 
-    cpu_before = server.cpu_seconds()
-    client_before = _own_cpu_seconds()
     started = time.perf_counter()
     with ThreadPoolExecutor(len(tablets)) as pool:
         list(pool.map(one, tablets))
     burst.wall_s = time.perf_counter() - started
-    burst.server_cpu_s = server.cpu_seconds() - cpu_before
-    burst.client_cpu_s = _own_cpu_seconds() - client_before
     burst.wire = {
         "http_requests": sum(t.meter.requests for t in tablets),
         "wire_bytes_sent": sum(t.meter.sent for t in tablets),
@@ -325,7 +323,17 @@ def sync_all(tablets: list[Tablet], server: MeteredServer) -> Burst:
     return burst
 
 
-def _own_cpu_seconds() -> float:
+def sync_all(tablets: list[Tablet], server: MeteredServer) -> Burst:
+    """``release_all``, with the server's CPU and this process's (the tablets') across it."""
+    cpu_before = server.cpu_seconds()
+    client_before = own_cpu_seconds()
+    burst = release_all(tablets)
+    burst.server_cpu_s = server.cpu_seconds() - cpu_before
+    burst.client_cpu_s = own_cpu_seconds() - client_before
+    return burst
+
+
+def own_cpu_seconds() -> float:
     times = psutil.Process().cpu_times()
     return float(times.user + times.system)
 

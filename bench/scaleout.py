@@ -29,9 +29,7 @@ import json
 import os
 import statistics
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,8 @@ from bench.real_workload import (
     field_day,
     load_world,
     login_and_bootstrap,
+    own_cpu_seconds,
+    release_all,
 )
 from client_sdk.client import FieldClient
 from client_sdk.secrets import MemoryTokenStore
@@ -90,47 +90,14 @@ def _cpu(processes: list[psutil.Process]) -> float:
     return total
 
 
-def _own_cpu() -> float:
-    times = psutil.Process().cpu_times()
-    return float(times.user + times.system)
-
-
 def burst(tablets: list[Tablet], servers: list[MeteredServer]) -> tuple[Burst, dict[str, float]]:
     """Every tablet syncs on its own thread, all released by one barrier; CPU by party."""
-    result = Burst()
-    lock = threading.Lock()
-    release = threading.Barrier(len(tablets))
-    for tablet in tablets:
-        tablet.meter.reset()
-
-    def one(tablet: Tablet) -> None:
-        release.wait()
-        start = time.perf_counter()
-        try:
-            report = tablet.client.sync()
-        except Exception as exc:
-            with lock:
-                result.errors.append(f"{tablet.username}: {type(exc).__name__}: {exc}"[:300])
-            return
-        with lock:
-            result.latencies.append(time.perf_counter() - start)
-            result.reports.append(report)
-
     postgres = _postgres_processes()
     each_before = [s.cpu_seconds() for s in servers]
-    before = (sum(each_before), _cpu(postgres), _own_cpu())
-    started = time.perf_counter()
-    with ThreadPoolExecutor(len(tablets)) as pool:
-        list(pool.map(one, tablets))
-    result.wall_s = time.perf_counter() - started
+    before = (sum(each_before), _cpu(postgres), own_cpu_seconds())
+    result = release_all(tablets)
     each_after = [s.cpu_seconds() for s in servers]
-    after = (sum(each_after), _cpu(postgres), _own_cpu())
-    result.wire = {
-        "http_requests": sum(t.meter.requests for t in tablets),
-        "wire_bytes_sent": sum(t.meter.sent for t in tablets),
-        "wire_bytes_received": sum(t.meter.received for t in tablets),
-        "server_5xx_or_429_answers": sum(t.meter.retryable for t in tablets),
-    }
+    after = (sum(each_after), _cpu(postgres), own_cpu_seconds())
     result.server_cpu_s = after[0] - before[0]
     result.client_cpu_s = after[2] - before[2]
     cores = psutil.cpu_count() or 1
