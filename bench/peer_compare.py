@@ -28,9 +28,11 @@ of text each, orders with three lines):
 
 Units: "records" are the N documents / SDK records (an order with its lines is one record, as it
 is one PouchDB document); "mutations" are what the Fieldline outbox sends (an order is four).
-Wire bytes are Fieldline's HTTP bodies as sent (MessagePack, compressed as the server sends
-them); the PouchDB harness does not count its bytes. The Fieldline server runs as its own
-process on a fresh store; its CPU time is read per phase.
+Wire bytes: ``wire_bytes_*`` are Fieldline's HTTP bodies as sent (MessagePack, compressed as
+sent); ``socket_bytes`` are bodies plus the HTTP/1.1 heads, on both sides — PouchDB's counted on
+the harness's client sockets (bench/pouchdb_wire.cjs, loaded with ``node -r``) during each
+replication, Fieldline's by its client transport. The Fieldline server runs as its own process
+on a fresh store; its CPU time is read per phase.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def _text(n: int) -> str:
 # PouchDB ------------------------------------------------------------------------------------------
 def run_peer(peer: Path, n: int) -> dict[str, Any]:
     done = subprocess.run(
-        ["node", "bench.js", str(n), "--timeout=900"],
+        ["node", "-r", str(_WIRE_COUNTER), "bench.js", str(n), "--timeout=900"],
         cwd=peer,
         capture_output=True,
         text=True,
@@ -110,11 +112,29 @@ def run_peer(peer: Path, n: int) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"bench.js {n} failed: {done.stderr[-2000:]}")
     phases = {}
+    wire: dict[str, Any] | None = None
     for line in done.stdout.splitlines():
         if line.startswith("{"):
             row = json.loads(line)
+            if "wire_call" in row:
+                wire = row  # printed as the replication ends, just before its phase's line
+                continue
+            if wire is not None and row["phase"] in _REPLICATIONS:
+                row["socket_bytes"] = wire["bytes_sent"] + wire["bytes_received"]
+            wire = None
             phases[row["phase"]] = row
     return phases
+
+
+_WIRE_COUNTER = Path(__file__).with_name("pouchdb_wire.cjs")
+_REPLICATIONS = {
+    "push_default",
+    "push_b1000",
+    "pull_default",
+    "pull_b1000",
+    "checkpoint_sync",
+    "incremental_sync",
+}
 
 
 # Fieldline ----------------------------------------------------------------------------------------
@@ -140,6 +160,10 @@ def _phase(server: MeteredServer, tablet: _Tablet, work: Any) -> tuple[Any, dict
         "server_cpu_s": round(server.cpu_seconds() - cpu, 3),
         "wire_bytes_sent": tablet.meter.sent,
         "wire_bytes_received": tablet.meter.received,
+        "socket_bytes": tablet.meter.sent
+        + tablet.meter.received
+        + tablet.meter.head_sent
+        + tablet.meter.head_received,
         "http_requests": tablet.meter.requests,
     }
 
@@ -231,6 +255,7 @@ def run_fieldline(n: int, database_url: str | None, workdir: Path) -> dict[str, 
     for phase in ("push", "bootstrap", "incremental"):
         moved = out[phase]["wire_bytes_sent"] + out[phase]["wire_bytes_received"]
         out[phase]["wire_bytes_per_record"] = round(moved / n, 1)
+        out[phase]["socket_bytes_per_record"] = round(out[phase]["socket_bytes"] / n, 1)
     return out
 
 
@@ -254,11 +279,26 @@ def _ratios(fieldline: dict[str, Any], pouch: dict[str, Any]) -> dict[str, Any]:
         "incremental_time": round(
             fieldline["incremental"]["seconds"] / float(pouch["incremental_sync"]["seconds"]), 3
         ),
+        # Bytes a record costs on the wire, headers included (as the radio carries them).
+        "push_socket_bytes_per_record_vs_batch_1000": _bytes_ratio(
+            fieldline["push"]["socket_bytes"], pouch["push_b1000"]
+        ),
+        "bootstrap_socket_bytes_per_record_vs_batch_1000": _bytes_ratio(
+            fieldline["bootstrap"]["socket_bytes"], pouch["pull_b1000"]
+        ),
+        "incremental_socket_bytes": _bytes_ratio(
+            fieldline["incremental"]["socket_bytes"], pouch["incremental_sync"]
+        ),
         "conflicts": [
             fieldline["incremental"]["conflicts_reported_to_the_device"],
             pouch["incremental_sync"]["conflicts"],
         ],
     }
+
+
+def _bytes_ratio(fieldline_bytes: int, pouch_phase: dict[str, Any]) -> float | None:
+    pouch_bytes = pouch_phase.get("socket_bytes")
+    return round(fieldline_bytes / pouch_bytes, 3) if pouch_bytes else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,9 +71,15 @@ class _CountedStream(httpx.SyncByteStream):
         self.inner.close()
 
 
+def _header_bytes(raw: list[tuple[bytes, bytes]]) -> int:
+    """Header lines as HTTP/1.1 frames them: name, colon, space, value, CRLF."""
+    return sum(len(name) + len(value) + 4 for name, value in raw)
+
+
 class WireMeter(httpx.BaseTransport):
     """An httpx transport that counts HTTP body bytes as sent (request bodies, and response
-    bodies before gzip is undone; headers not counted) and the answers the SDK would retry.
+    bodies before gzip is undone) and, apart, the HTTP/1.1 head of each request and answer
+    (start line and headers as framed on the socket), and the answers the SDK would retry.
     One per tablet, so no locking: a tablet's requests are sequential except the pull-ahead,
     whose counts may race by a chunk at worst."""
 
@@ -82,15 +88,24 @@ class WireMeter(httpx.BaseTransport):
         self.requests = 0
         self.sent = 0
         self.received = 0
+        self.head_sent = 0
+        self.head_received = 0
         self.retryable = 0
 
     def reset(self) -> None:
         self.requests = self.sent = self.received = self.retryable = 0
+        self.head_sent = self.head_received = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
         self.sent += len(request.read())
+        target = request.url.raw_path
+        self.head_sent += len(request.method) + len(target) + len(b"  HTTP/1.1\r\n\r\n")
+        self.head_sent += _header_bytes(request.headers.raw)
         response = self.inner.handle_request(request)
+        reason = response.extensions.get("reason_phrase", b"")
+        self.head_received += len(b"HTTP/1.1 200 \r\n\r\n") + len(reason)
+        self.head_received += _header_bytes(response.headers.raw)
         if response.status_code == 429 or response.status_code >= 500:
             self.retryable += 1
         assert isinstance(response.stream, httpx.SyncByteStream)
