@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import get_history
 
 from server.access import Known, load_parent
-from server.accounts.models import Account
 from server.catalog.models import Price, Product
 from server.db.base import SyncableMixin
 from server.leads.models import Lead
@@ -99,7 +98,13 @@ async def after_transaction(
     settings: Settings,
     now: datetime,
     known: Known,
+    *,
+    verified_later: frozenset[str] = frozenset(),
 ) -> None:
+    """The domain's work after one client transaction. ``verified_later``: visits a later
+    transaction of the same batch touches again, whose verification that one does (a batch
+    applied whole would overwrite this one's verdict with it: a field day's visit is checked
+    in, noted and checked out in three transactions)."""
     order_ids: list[str] = []
     for obj in touched:
         if isinstance(obj, Order):
@@ -112,7 +117,8 @@ async def after_transaction(
             await _price(session, order, touched, claims, now)
     for obj in touched:
         if isinstance(obj, Visit):
-            await verify(session, obj, settings)
+            if obj.id not in verified_later:
+                await verify(session, obj, settings, known)
         elif isinstance(obj, Ticket):
             _stamp_state(obj, "status", "resolved_at", {"resolved", "closed"}, now)
         elif isinstance(obj, Opportunity):
@@ -317,11 +323,15 @@ _OVERLAPPING = (
 )
 
 
-async def verify(session: AsyncSession, visit: Visit, settings: Settings) -> None:
-    """Recompute the visit's verification from the server's own facts."""
+async def verify(
+    session: AsyncSession, visit: Visit, settings: Settings, known: Known | None = None
+) -> None:
+    """Recompute the visit's verification from the server's own facts. ``known``: records at
+    hand (a push's batch), where the visit's account is looked up first and kept."""
     if visit.check_in_at is None:
         return
-    account = await session.get(Account, visit.account_id)
+    at_hand: Known = {} if known is None else known
+    account = await load_parent(session, "account", visit.account_id, at_hand)
     fix = _check_in_fix(visit)
     params = {"rep_id": visit.rep_id, "visit_id": visit.id, "at": visit.check_in_at}
     last = (await session.execute(_PREVIOUS_CHECK_IN, params)).first()

@@ -280,6 +280,15 @@ async def _push(
         if not all(m.seq in receipts for m in g) and not all(m.seq <= state.last_seq for m in g)
     ]
     batch = await _prefetch(session, [m for g in pending for m in g], trust_creates=not careful)
+    # The fast pass applies the batch whole or not at all, so a visit's verification (three
+    # queries) is done once, by the last transaction that touches it, as its verdict is the one
+    # that stands. The careful pass verifies per transaction: any one of them may be refused.
+    last_touch = (
+        {m.id: index for index, g in enumerate(pending) for m in g if m.entity == "visit"}
+        if not careful
+        else {}
+    )
+    applied = 0
     processed: list[tuple[list[Mutation], _TxOutcome]] = []
     created: list[SyncableMixin] = []
     for group in groups:
@@ -298,8 +307,12 @@ async def _push(
             processed.append((group, reused))
             state.rejected += len(group)
             continue
+        later = frozenset(
+            m.id for m in group if m.entity == "visit" and last_touch.get(m.id, applied) > applied
+        )
+        applied += 1
         outcome = await _apply_group(
-            session, principal, group, settings, now, batch, careful, created
+            session, principal, group, settings, now, batch, careful, created, later
         )
         for m, result in zip(group, outcome.results, strict=True):
             answers[m.seq] = result
@@ -477,9 +490,11 @@ async def _apply_group(
     batch: dict[tuple[str, str], SyncableMixin | None],
     careful: bool,
     created: list[SyncableMixin],
+    verified_later: frozenset[str] = frozenset(),
 ) -> _TxOutcome:
     """``created``: the fast pass collects new records here instead of adding them to the
-    session; ``_insert_created`` writes them."""
+    session; ``_insert_created`` writes them. ``verified_later``: visits of this transaction
+    that a later one of the batch verifies (``domain.after_transaction``)."""
     outcome = _TxOutcome()
     savepoint = await session.begin_nested() if careful else None
     try:
@@ -511,7 +526,9 @@ async def _apply_group(
         if careful:
             _observe_latest(group, settings)  # before this transaction's flush stamps anything
         try:
-            await domain.after_transaction(session, touched, claims, settings, now, batch)
+            await domain.after_transaction(
+                session, touched, claims, settings, now, batch, verified_later=verified_later
+            )
         except domain.DomainRejection as exc:
             culprit = next((m for m in group if m.id == exc.record_id), group[0])
             raise _TxRefused(culprit, exc.reason, exc.detail, field=exc.field) from exc

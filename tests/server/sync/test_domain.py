@@ -56,6 +56,54 @@ def test_a_check_in_at_the_account_is_verified(
     assert rep.of("visit")[visit]["verified"] is True
 
 
+def _check_in_and_out(rep: Device, world: World, visit: str) -> list:
+    """A visit checked in at the account and checked out two minutes later (too short to
+    count), as two client transactions."""
+    return [
+        rep.upsert("visit", visit, _visit_fields(world, 53.5511, 9.9937, "2026-11-23T09:00:00Z")),
+        rep.upsert(
+            "visit",
+            visit,
+            {"status": "completed", "check_out_at": "2026-11-23T09:02:00Z"},
+            base_version=1,
+        ),
+    ]
+
+
+def test_a_visit_checked_in_and_out_in_one_push_is_judged_as_pushed_one_by_one(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    together, apart = device_for("rep_n1"), device_for("rep_n1")
+    one_push = new_id()
+    assert all(
+        isinstance(r, Applied) for r in together.push(*_check_in_and_out(together, world, one_push))
+    )
+    two_pushes = new_id()
+    check_in, check_out = _check_in_and_out(apart, world, two_pushes)
+    apart.push(check_in)
+    apart.push(check_out)
+    together.pull()
+    judged = {
+        k: together.of("visit")[one_push][k] for k in ("verified", "flags", "verification_score")
+    }
+    assert judged["flags"] == ["too_short"] and judged["verified"] is False
+    assert judged == {k: together.of("visit")[two_pushes][k] for k in judged}
+
+
+def test_a_refused_transaction_leaves_the_visit_verified_by_the_one_before_it(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    rep = device_for("rep_n1")
+    visit = new_id()
+    check_in, _ = _check_in_and_out(rep, world, visit)
+    refused = rep.upsert("visit", visit, {"status": "no_such_status"}, base_version=1)
+    applied, rejected = rep.push(check_in, refused)
+    assert isinstance(applied, Applied) and isinstance(rejected, Rejected)
+    rep.pull()
+    assert rep.of("visit")[visit]["verified"] is True
+    assert rep.of("visit")[visit]["distance_m"] < 50
+
+
 def _order(
     rep: Device, world: World, unit_price: str, *, status: str = "submitted"
 ) -> tuple[str, list]:
