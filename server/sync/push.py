@@ -445,11 +445,15 @@ async def _prefetch(
                 # which PostgreSQL cannot even compare) is refused by the field's check.
                 if isinstance(value, str) and _ID.match(value):
                     wanted.setdefault(parent, set()).add(value)
+    for entity, record_id in assumed:
+        # A parent created by the same batch (a new order's lines, a new ticket's comment) is
+        # as new as the rest: nothing to find.
+        wanted.get(entity, set()).discard(record_id)
     lock = session.get_bind().dialect.name == "postgresql"
     found: dict[tuple[str, str], SyncableMixin | None] = {}
     for entity, ids in wanted.items():
         model = model_for(entity)
-        if model is None:
+        if model is None or not ids:
             continue
         id_list = sorted(ids)
         stmt = _prefetch_statement(entity, lock)
