@@ -23,7 +23,7 @@ On PostgreSQL every row also records ``pg_current_xact_id()`` for the snapshot c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -158,17 +158,15 @@ def capture_created(
     session: Session,
     objects: list[SyncableMixin],
     loaded: list[SyncableMixin],
-    territory_regions: Mapping[str, str | None],
     at: datetime,
 ) -> None:
     """Change rows for records the caller inserted itself with Core statements (the push path's
     new records, server/sync/push.py), exactly as a flush would have written them. Parents among
-    ``objects`` and ``loaded`` (records the caller already holds), and the regions of
-    ``territory_regions``, are found without a query. ``at``: when the caller wrote them."""
+    ``objects`` and ``loaded`` (records the caller already holds) are found without a query.
+    ``at``: when the caller wrote them."""
     resolver = ScopeResolver(session)
     for obj in (*loaded, *objects):
         resolver.preloaded[(type(obj), obj.id)] = obj
-    resolver.territory_regions.update(territory_regions)
     write_changes(
         session, [(obj, type(obj).__sync_entity__, True) for obj in objects], resolver, at
     )

@@ -64,6 +64,7 @@ from server.sync.models import (
     QuarantinedMutation,
 )
 from server.sync.ownership import creation_defaults
+from server.sync.scope import known_regions
 from sync import clock
 from sync.constraints import UUID_PATTERN, Ref, Text, check_value
 from sync.errors import InvalidValue
@@ -228,6 +229,17 @@ async def push(
         )
     groups = _groups(request.mutations)
     origin_device(session.sync_session, principal.device_id)
+    # The scope keys of what a rep pushes name their own region and their territory's, which
+    # the principal was read with.
+    known_regions(
+        session.sync_session,
+        users={principal.user_id: principal.region_id},
+        territories=(
+            {principal.territory_id: principal.territory_region_id}
+            if principal.territory_id is not None
+            else {}
+        ),
+    )
     try:
         return await _push(session, principal, request, groups, settings, careful=False)
     except _NeedsCare:
@@ -377,10 +389,7 @@ async def _insert_created(
         if rows:
             await insert_rows_async(session, stmt, rows)
     loaded = [o for o in known.values() if o is not None]
-    regions: dict[str, str | None] = {}
-    if principal.territory_id is not None and principal.territory_region_id is not None:
-        regions[principal.territory_id] = principal.territory_region_id
-    await session.run_sync(capture_created, created, loaded, regions, now)
+    await session.run_sync(capture_created, created, loaded, now)
 
 
 @cache

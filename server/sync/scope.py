@@ -23,6 +23,7 @@ Per entity (the "Scope" column of docs/conflict-rules.md):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -56,6 +57,7 @@ __all__ = [
     "ScopeKeys",
     "ScopeResolver",
     "device_branch",
+    "known_regions",
     "scope_branches",
     "scope_filter",
     "scope_key",
@@ -86,6 +88,17 @@ _NOWHERE = ScopeKeys()
 _PUBLIC = ScopeKeys(public=True)
 
 
+_KNOWN_REGIONS = "fieldline.known_regions"
+
+
+def known_regions(
+    session: Session, *, users: Mapping[str, str | None], territories: Mapping[str, str | None]
+) -> None:
+    """Regions the caller has already read (a request's principal: the user's region and their
+    territory's): every resolver of ``session`` starts from them instead of querying."""
+    session.info[_KNOWN_REGIONS] = (dict(users), dict(territories))
+
+
 class ScopeResolver:
     """Computes scope keys inside a flush. Parents written in the same flush are read from the
     identity map (their rows may not be visible to a query yet in the form we need); others are
@@ -93,9 +106,10 @@ class ScopeResolver:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.territory_regions: dict[str, str | None] = {}
+        users, territories = session.info.get(_KNOWN_REGIONS, ({}, {}))
+        self.territory_regions: dict[str, str | None] = dict(territories)
         """Territory id → region id, read once per flush (or known beforehand)."""
-        self._user_region: dict[str, str | None] = {}
+        self._user_region: dict[str, str | None] = dict(users)
         self.preloaded: dict[tuple[type[Any], str], Any] = {}
         """Parents fetched in bulk beforehand (rows or objects), consulted first."""
 
