@@ -41,6 +41,7 @@ from server.db.engine import create_engine, create_sessionmaker
 from server.demo.loader import DEFAULT_SEED, DEMO_PASSWORD, run_demo
 from server.orders.models import Order
 from server.suggestions.learner import Params, learn
+from server.suggestions.models import Suggestion
 from server.suggestions.service import History, load_history, relearn
 
 TOP = 5
@@ -206,6 +207,7 @@ def scope_growth(url: str, username: str, workdir: Path) -> dict[str, Any]:
             server.url, username, workdir / "a.db"
         )
         suggestions_held = 0
+        sample: list[dict[str, Any]] = []
         try:
             started = time.perf_counter()
             summary = asyncio.run(_relearn(url))
@@ -214,6 +216,24 @@ def scope_growth(url: str, username: str, workdir: Path) -> dict[str, Any]:
             report = before.sync()
             incremental_bytes = transport.received
             suggestions_held = len(before.records.all("suggestion"))
+            sample = next(
+                (
+                    [
+                        {
+                            "account": account.get("name"),
+                            "sku": v.product.get("sku"),
+                            "product": v.product.get("name"),
+                            "kind": v.kind,
+                            "unit_price": str(v.unit_price),
+                            "reason": v.reason,
+                        }
+                        for v in views[:3]
+                    ]
+                    for account in before.accounts()
+                    if (views := before.suggestions(account.id))
+                ),
+                [],
+            )
         finally:
             before.close()
         after, _, records_after, bytes_after = bootstrap(server.url, username, workdir / "b.db")
@@ -235,6 +255,7 @@ def scope_growth(url: str, username: str, workdir: Path) -> dict[str, Any]:
         "bound_records": accounts * TOP,
         "incremental_pull_records": report.pulled,
         "incremental_pull_bytes": incremental_bytes,
+        "sample_on_the_tablet": sample,
     }
 
 
@@ -245,6 +266,18 @@ async def _relearn(url: str) -> dict[str, Any]:
     finally:
         await engine.dispose()
     return summary.as_dict()
+
+
+def has_suggestions(url: str) -> bool:
+    async def main() -> bool:
+        engine = create_engine(url, null_pool=True)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return bool(await session.scalar(select(func.count()).select_from(Suggestion)))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
 
 
 def records_of(url: str, username: str) -> int:
@@ -278,13 +311,21 @@ def main() -> None:
     parser.add_argument("--holdout-days", type=int, default=91)
     parser.add_argument("--rep", default="christian.klein")
     parser.add_argument("--skip-scope", action="store_true", help="accuracy only")
+    parser.add_argument(
+        "--demo-db",
+        type=Path,
+        help="SQLite file to load the demo into, or reuse when it is there (the scope is then "
+        "measured only while it holds no suggestions)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url = f"sqlite:///{workdir / 'demo.db'}"
+        path = args.demo_db or workdir / "demo.db"
+        url = f"sqlite:///{path.resolve()}"
         started = time.perf_counter()
-        print("loading the demo world…", file=sys.stderr)
-        run_demo(url, seed=args.seed, scale=args.scale)
+        if not path.exists():
+            print("loading the demo world…", file=sys.stderr)
+            run_demo(url, seed=args.seed, scale=args.scale)
         load_s = time.perf_counter() - started
         print("scoring…", file=sys.stderr)
         report: dict[str, Any] = {
@@ -292,7 +333,7 @@ def main() -> None:
             "demo": {"seed": args.seed, "scale": args.scale, "load_s": round(load_s, 1)},
             "accuracy": asyncio.run(accuracy(url, args.holdout_days, args.seed)),
         }
-        if not args.skip_scope:
+        if not args.skip_scope and not has_suggestions(url):
             print("measuring the scope…", file=sys.stderr)
             report["scope"] = scope_growth(url, args.rep, workdir)
         report["machine_load_after"] = os.getloadavg()
