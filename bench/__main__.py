@@ -22,6 +22,7 @@ BENCHES = (
     "leads_bench",
     "forecast_bench",
     "forecast_accuracy",
+    "suggest_bench",
     "real_workload",
     "peer_compare",
 )

@@ -22,6 +22,7 @@ if _typing.TYPE_CHECKING:
     from client_sdk.identity import UserInfo
     from client_sdk.records import Record
     from client_sdk.secrets import FileTokenStore, MemoryTokenStore, Tokens, TokenStore
+    from client_sdk.suggestions import SuggestionView
     from client_sdk.sync_loop import Progress, SyncReport
     from client_sdk.transport import RetryPolicy
 
@@ -37,6 +38,7 @@ __all__ = [
     "RetryPolicy",
     "RouteStop",
     "Status",
+    "SuggestionView",
     "SyncReport",
     "TokenStore",
     "Tokens",
@@ -58,6 +60,7 @@ _SOURCES: dict[str, str] = {
     "MemoryTokenStore": "client_sdk.secrets",
     "Tokens": "client_sdk.secrets",
     "TokenStore": "client_sdk.secrets",
+    "SuggestionView": "client_sdk.suggestions",
     "Progress": "client_sdk.sync_loop",
     "SyncReport": "client_sdk.sync_loop",
     "RetryPolicy": "client_sdk.transport",

@@ -86,11 +86,18 @@ def register(subparsers: Any) -> None:
         action="append",
         required=True,
         metavar="PRODUCT:QTY[:DISCOUNT%]",
-        help="product id or SKU, quantity, optional discount (repeatable)",
+        help="product id or SKU, quantity, optional discount (repeatable); the product id may "
+        "be a suggestion's id, and the line then names the suggestion",
     )
     order.add_argument("--notes")
     order.add_argument("--draft", action="store_true", help="keep it as a draft")
     order.set_defaults(func=_order)
+
+    suggestions = verbs.add_parser(
+        "suggestions", help="what else an account might buy, with the reason and your price"
+    )
+    suggestions.add_argument("account")
+    suggestions.set_defaults(func=_suggestions)
 
     ticket = verbs.add_parser("ticket", help="open a ticket, comment on one, or move it")
     ticket.add_argument("target", help="account id (to open) or ticket id (--comment/--move)")
@@ -345,6 +352,29 @@ def _check_out(args: argparse.Namespace) -> int:
     return _run(args, work)
 
 
+def _suggestions(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    def work(client: FieldClient, console: Console) -> int:
+        views = client.suggestions(args.account)
+        account = client.get("account", args.account)
+        table = Table(title=f"Suggestions for {account.get('name') if account else args.account}")
+        for column in ("suggestion", "product", "kind", "price", "why"):
+            table.add_column(column)
+        for view in views:
+            table.add_row(
+                view.id,
+                f"{view.product.get('sku')} {view.product.get('name')}",
+                view.kind.replace("_", "-"),
+                f"{view.unit_price} {view.currency}",
+                view.reason,
+            )
+        console.print(table if views else "No suggestions for this account.")
+        return 0
+
+    return _run(args, work)
+
+
 def _product_id(client: FieldClient, ref: str) -> str:
     from client_sdk.errors import FieldlineClientError
 
@@ -370,11 +400,15 @@ def _order(args: argparse.Namespace) -> int:
                 parts = spec.split(":")
                 if len(parts) not in (2, 3):
                     raise FieldlineClientError(f"bad --line {spec!r}: PRODUCT:QTY[:DISCOUNT]")
+                suggestion = client.get("suggestion", parts[0])
                 client.add_line(
                     order.id,
-                    _product_id(client, parts[0]),
+                    str(suggestion.get("product_id"))
+                    if suggestion
+                    else _product_id(client, parts[0]),
                     int(parts[1]),
                     discount_pct=Decimal(parts[2]) if len(parts) == 3 else 0,
+                    suggestion_id=suggestion.id if suggestion else None,
                 )
             if not args.draft:
                 order = client.submit_order(order.id)

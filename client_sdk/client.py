@@ -373,6 +373,7 @@ class AsyncFieldClient:
     tickets = _in_worker(FieldClient.tickets)
     leads = _in_worker(FieldClient.leads)
     repriced_orders = _in_worker(FieldClient.repriced_orders)
+    suggestions = _in_worker(FieldClient.suggestions)
     plan_visit = _in_worker(FieldClient.plan_visit)
     check_in = _in_worker(FieldClient.check_in)
     check_out = _in_worker(FieldClient.check_out)

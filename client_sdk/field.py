@@ -20,6 +20,7 @@ from client_sdk.errors import LocalRuleViolation, NotLoggedIn, RecordNotFound
 from client_sdk.outbox import Outbox, Tx, wire_value
 from client_sdk.records import Record, RecordStore
 from client_sdk.store import Store
+from client_sdk.suggestions import SuggestionView, ranked
 from sync.domain.pricing import LineInput, OrderTotals, price_order
 from sync.domain.visits import Fix, Verification, plan_route, verify_visit
 from sync.errors import IllegalTransition, PricingError
@@ -31,6 +32,9 @@ from sync.values import same_value
 __all__ = ["Field", "RouteStop", "VisitPolicy"]
 
 OPEN_ORDER_STATES = ("draft", "submitted", "accepted")
+Line = tuple[str, int] | tuple[str, int, str | None]
+"""An order line to write: (product id, quantity), or with the id of the suggestion the rep
+took it from."""
 CLOSED_TICKET_STATES = ("resolved", "closed")
 
 
@@ -178,6 +182,27 @@ class Field:
 
     def leads(self) -> list[Record]:
         return self.records.all("lead")
+
+    def suggestions(self, account_id: str) -> list[SuggestionView]:
+        """What else the account might buy (cross-sell and up-sell, learned by the server from
+        order history), best first, priced from the rep's price list as an order would be.
+        Offline: the suggestions are synced with the account. Taking a line from one:
+        ``add_line(..., suggestion_id=view.id)`` or a ``(product, quantity, view.id)`` line."""
+        self._get("account", account_id)
+        price_list_id = self.price_list_id()
+        return ranked(
+            self.records,
+            account_id,
+            lambda products: self.prices(price_list_id, products),
+            self._currency(price_list_id),
+        )
+
+    def _currency(self, price_list_id: str | None) -> str:
+        if price_list_id:
+            price_list = self.records.get("price_list", price_list_id)
+            if price_list is not None and price_list.get("currency"):
+                return str(price_list.get("currency"))
+        return "EUR"
 
     def repriced_orders(self) -> list[Record]:
         """Submitted orders the server re-priced because prices changed while the rep was
@@ -464,18 +489,15 @@ class Field:
 
     # Orders ---------------------------------------------------------------------------------------
     def create_order(
-        self, account_id: str, *, notes: str | None = None, lines: Iterable[tuple[str, int]] = ()
+        self, account_id: str, *, notes: str | None = None, lines: Iterable[Line] = ()
     ) -> Record:
         """A draft order from the cached catalogue and the rep's price list; ``lines`` is a
-        shortcut for ``add_line`` with (product id, quantity) pairs, in the same transaction."""
+        shortcut for ``add_line`` with (product id, quantity) pairs, or (product id, quantity,
+        suggestion id) for a line taken from a suggestion, in the same transaction."""
         self._get("account", account_id)
         order_id = new_id()
         price_list_id = self.price_list_id()
-        currency = "EUR"
-        if price_list_id:
-            price_list = self.records.get("price_list", price_list_id)
-            if price_list is not None and price_list.get("currency"):
-                currency = str(price_list.get("currency"))
+        currency = self._currency(price_list_id)
         with self.outbox.transaction() as tx:
             fields: dict[str, Any] = {
                 "account_id": account_id,
@@ -487,8 +509,20 @@ class Field:
             if price_list_id:
                 fields["price_list_id"] = price_list_id
             tx.upsert("order", order_id, fields)
-            for line_no, (product_id, quantity) in enumerate(lines, start=1):
-                self._write_line(tx, order_id, price_list_id, product_id, quantity, 0, line_no)
+            for line_no, line in enumerate(lines, start=1):
+                product_id, quantity = line[0], line[1]
+                suggestion_id = line[2] if len(line) > 2 else None
+                self._write_line(
+                    tx,
+                    order_id,
+                    price_list_id,
+                    product_id,
+                    quantity,
+                    0,
+                    line_no,
+                    suggestion_id=suggestion_id,
+                    account_id=account_id,
+                )
             self._reprice(tx, order_id)
         return self._get("order", order_id)
 
@@ -510,7 +544,10 @@ class Field:
         quantity: int,
         *,
         discount_pct: Decimal | str | int = 0,
+        suggestion_id: str | None = None,
     ) -> Record:
+        """``suggestion_id``: the account's suggestion the rep took the line from (it must name
+        this product), so the server can count suggestions taken up."""
         order = self._draft(order_id)
         line_no = self._next_line_no(order_id)
         with self.outbox.transaction() as tx:
@@ -522,6 +559,8 @@ class Field:
                 quantity,
                 discount_pct,
                 line_no,
+                suggestion_id=suggestion_id,
+                account_id=str(order.get("account_id")),
             )
             self._reprice(tx, order_id)
         return self._get("order_line", line_id)
@@ -548,8 +587,13 @@ class Field:
         quantity: int,
         discount_pct: Decimal | str | int,
         line_no: int,
+        *,
+        suggestion_id: str | None = None,
+        account_id: str | None = None,
     ) -> str:
         product = self._get("product", product_id)
+        if suggestion_id is not None:
+            self._check_suggestion(suggestion_id, product_id, account_id)
         if not product.get("active", True):
             raise LocalRuleViolation(f"product {product.get('sku')} is no longer sold")
         if quantity < 1:
@@ -576,9 +620,24 @@ class Field:
                 "discount_pct": discount,
                 "unit_price": priced.unit_price,
                 "line_total": priced.line_total,
+                **({"suggestion_id": suggestion_id} if suggestion_id is not None else {}),
             },
         )
         return line_id
+
+    def _check_suggestion(
+        self, suggestion_id: str, product_id: str, account_id: str | None
+    ) -> None:
+        """A line names a suggestion this device holds, for its product and account: an
+        acceptance counted for the wrong suggestion would be worse than none."""
+        suggestion = self._get("suggestion", suggestion_id)
+        if suggestion.get("product_id") != product_id or (
+            account_id is not None and suggestion.get("account_id") != account_id
+        ):
+            raise LocalRuleViolation(
+                f"suggestion {suggestion_id} is not for this product and account",
+                field="suggestion_id",
+            )
 
     def update_line(
         self,
@@ -675,9 +734,10 @@ class Field:
         return self._get("order", order_id)
 
     def take_order(
-        self, account_id: str, lines: Iterable[tuple[str, int]], *, notes: str | None = None
+        self, account_id: str, lines: Iterable[Line], *, notes: str | None = None
     ) -> Record:
-        """Create, fill and submit an order as one client transaction."""
+        """Create, fill and submit an order as one client transaction. A line taken from one of
+        the account's suggestions is (product id, quantity, suggestion id)."""
         with self.outbox.transaction():
             order = self.create_order(account_id, notes=notes, lines=lines)
             return self.submit_order(order.id)

@@ -64,6 +64,7 @@ REF_FIELDS = {
     "order": "account_id",
     "ticket": "account_id",
     "opportunity": "account_id",
+    "suggestion": "account_id",
 }
 """The field each entity is indexed by locally (the ``ref`` column)."""
 

@@ -26,6 +26,7 @@ from server.leads.models import AssignmentDecision, AssignmentRuleSet, Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.org.models import Region, Territory
+from server.suggestions.models import Suggestion
 from server.sync.models import (
     ChangeLog,
     ConflictRecord,
@@ -71,6 +72,7 @@ __all__ = [
     "QuarantinedMutation",
     "Region",
     "StageObservation",
+    "Suggestion",
     "SyncMeta",
     "SyncRecord",
     "Target",

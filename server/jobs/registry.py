@@ -29,6 +29,7 @@ _JOB_MODULES: list[str] = [
     "server.jobs.heartbeat",
     "server.forecasting.jobs",
     "server.sync.jobs",
+    "server.suggestions.jobs",
 ]
 
 

@@ -51,3 +51,6 @@ class OrderLine(SyncableMixin, Base):
     unit_price: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     discount_pct: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     line_total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    suggestion_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    """The suggestion the rep took the line from. No foreign key: suggestions are replaced as
+    the job relearns, and the line keeps the id (acceptance is counted from it)."""

@@ -1,4 +1,5 @@
-"""Orders and their lines."""
+"""Orders and their lines, and the suggestions reps sell from (what else an account might
+buy, learned from order history by the server; a line records the one it was taken from)."""
 
 from __future__ import annotations
 
@@ -110,6 +111,12 @@ ENTITIES = (
             FieldRule("unit_price", COMPUTED, note="from the order's price list"),
             (LWW, "discount_pct"),
             (COMPUTED, "line_total"),
+            FieldRule(
+                "suggestion_id",
+                ONCE,
+                note="the suggestion the line was taken from, kept after the suggestion is gone "
+                "(what acceptance is counted from)",
+            ),
         ),
         checks={
             "order_id": Ref("order"),
@@ -119,7 +126,9 @@ ENTITIES = (
             "unit_price": MONEY,
             "discount_pct": PERCENT,
             "line_total": MONEY,
+            "suggestion_id": Ref("suggestion"),
         },
+        optional="suggestion_id",
         access=AS_PARENT,
         device_can_create=True,
         device_can_delete=True,
@@ -131,6 +140,44 @@ ENTITIES = (
             "Created, changed and deleted by devices only while the parent order is `draft`: "
             "a device that creates and submits an order offline sends the order as `draft`, "
             "then its lines, then the move to `submitted`.",
+        ),
+    ),
+    declare(
+        entity="suggestion",
+        fields=field_rules(
+            (SERVER, "account_id product_id kind rank score support lift"),
+            FieldRule(
+                "because_product_id", SERVER, note="the product the account buys that led here"
+            ),
+            FieldRule("reason", SERVER, note="in words, for the rep"),
+            FieldRule("computed_at", SERVER, note="when the suggestion job last confirmed it"),
+        ),
+        checks={
+            "account_id": Ref("account"),
+            "product_id": Ref("product"),
+            "kind": Text(max_length=20, choices=("cross_sell", "up_sell")),
+            "rank": Number(ge=1, le=100, integer=True),
+            "score": Number(ge=0, le=1),
+            "support": Number(ge=0, le=100_000_000, integer=True),
+            "lift": Number(ge=0, le=1_000_000),
+            "because_product_id": Ref("product"),
+            "reason": Text(max_length=300, min_length=1),
+            "computed_at": WHEN,
+        },
+        optional="because_product_id",
+        access=Access(reads=frozenset({Reach.TERRITORY}), account="account_id"),
+        device_can_create=False,
+        device_can_delete=False,
+        read_only=True,
+        scope="Reps: the suggestions of their territory's accounts, at most a few per account. "
+        "Managers: their region's, read-only.",
+        delete_rule=delete(
+            "Only the server's suggestion job deletes (a suggestion no longer among the account's "
+            "best); devices evict the record on their pull."
+        ),
+        notes=(
+            "Written by the `suggestions.learn` job alone (docs/suggestions.md); a device "
+            "cannot create, change or delete one.",
         ),
     ),
 )

@@ -45,6 +45,43 @@ def test_an_order_taken_on_the_command_line_is_priced_and_queued(
     client.close()
 
 
+def test_a_line_taken_from_a_suggestion_names_it(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suggestion = "01900000-0000-7000-8000-0000000000c1"
+    client = FieldClient(store_path, token_store=MemoryTokenStore())
+    server_record(
+        client,
+        "suggestion",
+        {
+            "id": suggestion,
+            "account_id": ACCOUNT,
+            "product_id": PRODUCT,
+            "kind": "cross_sell",
+            "rank": 1,
+            "score": 0.62,
+            "reason": "bought by 62 % of accounts that buy Valve",
+        },
+    )
+    client.close()
+    assert main(["rep", "--store", str(store_path), "suggestions", ACCOUNT]) == 0
+    shown = capsys.readouterr().out
+    assert "SKU-1 Pump" in shown and "10.00 EUR" in shown and "bought by 62 %" in shown
+    assert (
+        main(["rep", "--store", str(store_path), "order", ACCOUNT, "--line", f"{suggestion}:2"])
+        == 0
+    )
+    client = FieldClient(store_path, token_store=MemoryTokenStore())
+    [order] = client.orders()
+    [line] = client.order_lines(order.id)
+    assert (line["product_id"], line["suggestion_id"], order["total"]) == (
+        PRODUCT,
+        suggestion,
+        "20.00",
+    )
+    client.close()
+
+
 def test_status_reports_unsent_changes_and_their_age(
     store_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

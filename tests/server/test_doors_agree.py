@@ -46,6 +46,7 @@ from server.leads.models import Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order
 from server.settings import Settings
+from server.suggestions.models import Suggestion
 from server.sync.entities import model_for
 from server.tickets.models import Ticket
 from server.visits.models import Visit
@@ -563,7 +564,8 @@ def _seed_read_extras(url: str, world: World) -> None:
     """Records on the edges of the scopes: leads in each state of assignment, tickets opened by
     a rep on another region's account (both ways), a rep's own records on an account of another
     territory, another rep's order on the rep's account, an account moved to another territory
-    after it was written, deleted records, an inactive product."""
+    after it was written, deleted records, an inactive product, suggestions on an account of
+    each territory (one on the moved account, one withdrawn)."""
     n1, n2, s1 = world.user("rep_n1"), world.user("rep_n2"), world.user("rep_s1")
     n1_account, n2_account = world.accounts["N1"][2], world.accounts["N2"][2]
 
@@ -622,6 +624,26 @@ def _seed_read_extras(url: str, world: World) -> None:
                     last_name="Away",
                     deleted_at=datetime.now(UTC),
                 ),
+                *(
+                    Suggestion(
+                        account_id=account,
+                        product_id=world.products[4],
+                        kind="cross_sell",
+                        rank=1,
+                        score=0.5,
+                        support=3,
+                        lift=1.5,
+                        reason="bought by 50 % of accounts that buy Product 1",
+                        computed_at=datetime.now(UTC),
+                        deleted_at=datetime.now(UTC) if withdrawn else None,
+                    )
+                    for account, withdrawn in (
+                        (world.accounts["N1"][1], False),
+                        (n1_account, False),
+                        (n2_account, True),
+                        (world.accounts["S1"][0], False),
+                    )
+                ),
                 Product(
                     sku="SKU-OLD",
                     name="Retired",
@@ -673,7 +695,11 @@ def rest_ids(rw: ReadWorld, username: str) -> dict[str, set[str]]:
     list of their own: they are read under each visit and ticket REST lists; order lines come
     with their orders, prices under each price list."""
     ids: dict[str, set[str]] = {}
-    ids["account"] = {a["id"] for a in _pages(rw, username, "/accounts")}
+    accounts = _pages(rw, username, "/accounts")
+    ids["account"] = {a["id"] for a in accounts}
+    ids["suggestion"] = {
+        s["id"] for a in accounts for s in _pages(rw, username, f"/accounts/{a['id']}/suggestions")
+    }
     ids["contact"] = {c["id"] for c in _pages(rw, username, "/contacts")}
     visits = _pages(rw, username, "/visits")
     ids["visit"] = {v["id"] for v in visits}
