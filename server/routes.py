@@ -21,6 +21,7 @@ def api_handlers() -> list[Any]:
     from server.opportunities.api import OpportunityController
     from server.orders.api import OrderController
     from server.org.api import RegionController, TerritoryController
+    from server.privacy.api import ConsentController, PrivacyController
     from server.sync.api import SyncController
     from server.targets.api import TargetController
     from server.tickets.api import TicketController
@@ -48,6 +49,8 @@ def api_handlers() -> list[Any]:
         LeadController,
         RegionRulesController,
         TargetController,
+        PrivacyController,
+        ConsentController,
     ]
 
 

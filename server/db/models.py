@@ -26,6 +26,7 @@ from server.leads.models import AssignmentDecision, AssignmentRuleSet, Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.org.models import Region, Territory
+from server.privacy.models import ContactConsent, ErasedSubject, LeadConsent
 from server.sync.models import (
     ChangeLog,
     ConflictRecord,
@@ -49,8 +50,10 @@ __all__ = [
     "ChangeLog",
     "ConflictRecord",
     "Contact",
+    "ContactConsent",
     "Device",
     "DeviceSyncState",
+    "ErasedSubject",
     "FeedConsumer",
     "Forecast",
     "ForecastAdjustment",
@@ -60,6 +63,7 @@ __all__ = [
     "IdempotencyRecord",
     "JobRun",
     "Lead",
+    "LeadConsent",
     "LoginAttempt",
     "Opportunity",
     "Order",

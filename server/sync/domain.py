@@ -30,6 +30,7 @@ from server.leads.models import Lead
 from server.leads.service import assign_leads
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
+from server.privacy.guard import refusal
 from server.settings import Settings
 from server.tickets.models import Ticket
 from server.visits.models import Visit
@@ -100,6 +101,10 @@ async def after_transaction(
     now: datetime,
     known: Known,
 ) -> None:
+    refused = await refusal(session, touched, claims, known)
+    if refused is not None:
+        record_id, detail, field = refused
+        raise DomainRejection(record_id, "deleted", detail, field)
     order_ids: list[str] = []
     for obj in touched:
         if isinstance(obj, Order):
