@@ -1,11 +1,10 @@
 """What keeps an erasure erased: a device that was offline while its data subject was erased
 may still hold edits about them. Records the erasure deleted refuse those edits through the
-merge's own delete rule (``deleted``); this refuses the rest, from the declarations alone:
-
-* a new record about a subject whose record is deleted (a consent decision recorded offline
-  for a contact since erased);
-* a personal value written again onto a record kept after its subject's erasure (a late
-  check-in position on an erased rep's visit).
+merge's own delete rule (``deleted``), and a new record naming one (a consent decision
+recorded offline for a contact since erased) is refused by the push's reference check, which
+holds a deleted record for gone. This refuses the rest, from the declarations alone: a personal
+value written again onto a record kept after its subject's erasure (a late check-in position
+on an erased rep's visit).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import Known, load_parent
 from server.db.base import SyncableMixin
 from server.privacy.models import ErasedSubject
 from sync.rules import RULES, Erasure
@@ -30,7 +28,6 @@ async def refusal(
     session: AsyncSession,
     touched: list[SyncableMixin],
     claims: Mapping[tuple[str, str], Mapping[str, Any]],
-    known: Known,
 ) -> Refusal | None:
     """The first write of a pushed transaction that would bring back erased personal data."""
     for obj in touched:
@@ -42,14 +39,6 @@ async def refusal(
             subject_id = getattr(obj, subject.via)
             if subject_id is None:
                 continue
-            if subject.kind in RULES:
-                about = await load_parent(session, subject.kind, subject_id, known)
-                if about is not None and about.deleted_at is not None:
-                    detail = (
-                        f"the {subject.kind} this {entity} is about was deleted or erased "
-                        "(docs/privacy.md); it was not recorded"
-                    )
-                    return obj.id, detail, subject.via
             claimed = claims.get((entity, obj.id), {})
             written = [n for n in rules.personal_fields if claimed.get(n) is not None]
             if rules.erasure is Erasure.KEEP or not written:

@@ -101,7 +101,7 @@ async def after_transaction(
     now: datetime,
     known: Known,
 ) -> None:
-    refused = await refusal(session, touched, claims, known)
+    refused = await refusal(session, touched, claims)
     if refused is not None:
         record_id, detail, field = refused
         raise DomainRejection(record_id, "deleted", detail, field)
