@@ -398,3 +398,5 @@ class AsyncFieldClient:
     edit_account = _in_worker(FieldClient.edit_account)
     edit_contact = _in_worker(FieldClient.edit_contact)
     add_contact = _in_worker(FieldClient.add_contact)
+    record_consent = _in_worker(FieldClient.record_consent)
+    consent = _in_worker(FieldClient.consent)

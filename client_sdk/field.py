@@ -21,12 +21,13 @@ from client_sdk.outbox import Outbox, Tx, wire_value
 from client_sdk.records import Record, RecordStore
 from client_sdk.store import Store
 from client_sdk.suggestions import SuggestionView, ranked
+from sync.domain.consent import current_consent
 from sync.domain.pricing import LineInput, OrderTotals, price_order
 from sync.domain.visits import Fix, Verification, plan_route, verify_visit
 from sync.errors import IllegalTransition, PricingError
 from sync.ids import new_id
 from sync.machines import check_transition
-from sync.rules import Policy, entity_rules
+from sync.rules import PURPOSES, Policy, entity_rules
 from sync.values import same_value
 
 __all__ = ["Field", "RouteStop", "VisitPolicy"]
@@ -68,6 +69,12 @@ def _parse_time(value: Any) -> datetime | None:
 
 def _dec(value: Any, default: str = "0") -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else Decimal(default)
+
+
+def _subject(contact_id: str | None, lead_id: str | None) -> tuple[str, str]:
+    if (contact_id is None) == (lead_id is None):
+        raise ValueError("name one of contact_id or lead_id")
+    return ("contact", contact_id) if contact_id is not None else ("lead", str(lead_id))
 
 
 def _utc(value: datetime) -> datetime:
@@ -921,6 +928,49 @@ class Field:
                 },
             )
         return self._get("contact", contact_id)
+
+    # Consent --------------------------------------------------------------------------------------
+    def record_consent(
+        self,
+        purpose: str,
+        status: str,
+        *,
+        contact_id: str | None = None,
+        lead_id: str | None = None,
+        channel: str = "in_person",
+        at: datetime | None = None,
+    ) -> Record:
+        """Record what a contact (or a lead) said about one purpose (``sync.rules.PURPOSES``):
+        ``given`` or ``withdrawn``, as they expressed it (``channel``), now or ``at``. A new
+        decision is a new record; the latest per purpose is the one in force."""
+        kind, subject_id = _subject(contact_id, lead_id)
+        self._get(kind, subject_id)
+        consent_id = new_id()
+        with self.outbox.transaction() as tx:
+            tx.upsert(
+                f"{kind}_consent",
+                consent_id,
+                {
+                    f"{kind}_id": subject_id,
+                    "purpose": purpose,
+                    "status": status,
+                    "channel": channel,
+                    "recorded_at": wire_value(_utc(at or datetime.now(UTC))),
+                    "recorded_by_id": self.me["id"],
+                    "source": "device",
+                },
+            )
+        return self._get(f"{kind}_consent", consent_id)
+
+    def consent(
+        self, *, contact_id: str | None = None, lead_id: str | None = None
+    ) -> dict[str, str]:
+        """The consent in force for every purpose, offline: ``given`` or ``withdrawn`` (no
+        decision on record is no consent)."""
+        kind, subject_id = _subject(contact_id, lead_id)
+        history = self.records.where(f"{kind}_consent", **{f"{kind}_id": subject_id})
+        current = current_consent(dict(r.fields, id=r.id) for r in history)
+        return {p: str(current[p]["status"]) if p in current else "withdrawn" for p in PURPOSES}
 
     # Rules ----------------------------------------------------------------------------------------
     def _editable(self, entity: str, changes: dict[str, Any]) -> None:

@@ -324,6 +324,7 @@ class Outbox:
             )
             settled: list[tuple[int]] = []
             refused: list[tuple[Any, ...]] = []
+            gone: set[tuple[str, str]] = set()
             with self.records.folding(
                 (row["entity"], row["record_id"]) for _, row in rows if row is not None
             ):
@@ -376,6 +377,8 @@ class Outbox:
                                 )
                             )
                             self.records.drop_overlay(entity, record_id)
+                            if result.reason == "deleted":
+                                gone.add((entity, record_id))
                             counts.rejected += 1
             self.store.conn.executemany("DELETE FROM outbox WHERE seq = ?", settled)
             self.store.conn.executemany(
@@ -383,6 +386,10 @@ class Outbox:
                 "field = ?, current = ?, answered_at = ? WHERE seq = ?",
                 refused,
             )
+            # Refused because the server deleted the record: what it said about a person
+            # goes too, whether or not the delete was pulled already.
+            for entity, record_id in gone:
+                self.records.forget_personal(entity, record_id)
         return counts
 
     def close_rejected(self, seqs: list[int], *, state: str = "dismissed") -> None:

@@ -49,7 +49,7 @@ from typing import Any
 import msgspec
 
 from client_sdk.store import Store, dumps, loads
-from sync.rules import RULES, Policy
+from sync.rules import RULES, Policy, erased_value
 
 __all__ = ["ENVELOPE", "REF_FIELDS", "Record", "RecordStore", "decided_by_device", "ref_of"]
 
@@ -59,6 +59,8 @@ REF_FIELDS = {
     "price": "product_id",
     "visit_note": "visit_id",
     "ticket_comment": "ticket_id",
+    "contact_consent": "contact_id",
+    "lead_consent": "lead_id",
     "contact": "account_id",
     "visit": "account_id",
     "order": "account_id",
@@ -390,6 +392,41 @@ class RecordStore:
             (entity, record_id),
             (entity, record_id),
             None,
+        )
+
+    def forget_personal(self, entity: str, record_id: str) -> None:
+        """The server deleted a record holding personal data (an erasure deletes its subject's
+        records, docs/privacy.md): no personal value of it stays on the device. Answered
+        mutations keep their reason and the names of the fields they changed, with erased
+        values; conflict notices about its personal fields lose both values. Pending mutations
+        are left to their answer (a refusal, which is scrubbed the same way)."""
+        rules = RULES.get(entity)
+        if rules is None or not rules.personal_fields:
+            return
+        blank = {name: erased_value(rules.fields[name]) for name in rules.personal_fields}
+
+        def scrub(text: str | None) -> str | None:
+            if text is None:
+                return None
+            values = loads(text)
+            if not isinstance(values, dict):
+                return text
+            return dumps({k: blank.get(k, v) for k, v in values.items()})
+
+        for row in self.store.all(
+            "SELECT seq, fields, current FROM outbox "
+            "WHERE entity = ? AND record_id = ? AND state != 'pending'",
+            (entity, record_id),
+        ):
+            self.store.execute(
+                "UPDATE outbox SET fields = ?, current = ? WHERE seq = ?",
+                (scrub(row["fields"]) or "{}", scrub(row["current"]), row["seq"]),
+            )
+        marks = ", ".join("?" * len(blank))
+        self.store.execute(
+            "UPDATE conflicts SET kept = 'null', discarded = 'null' "
+            f"WHERE entity = ? AND record_id = ? AND field IN ({marks})",
+            (entity, record_id, *blank),
         )
 
     def fold_answer(

@@ -57,6 +57,9 @@ class Store:
         self.conn.create_function("fieldline_term", 2, signed_term, deterministic=True)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
+        # Deleted content is overwritten, not left in free pages: an erased person's data
+        # must leave the device's file, not only its tables (docs/privacy.md).
+        self.conn.execute("PRAGMA secure_delete=ON")
         self.conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         # One thread at a time: the async client drives the store from a single worker thread,

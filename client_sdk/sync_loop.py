@@ -440,6 +440,7 @@ class SyncEngine:
                     self.records.remove_server(
                         item.entity, item.id, pending=(item.entity, item.id) in pending
                     )
+                    self.records.forget_personal(item.entity, item.id)
                     report.pulled += 1
                 case Eviction():
                     self._flush(bulk)

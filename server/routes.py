@@ -21,6 +21,7 @@ def api_handlers() -> list[Any]:
     from server.opportunities.api import OpportunityController
     from server.orders.api import OrderController
     from server.org.api import RegionController, TerritoryController
+    from server.privacy.api import ConsentController, PrivacyController
     from server.suggestions.api import SuggestionController
     from server.sync.api import SyncController
     from server.targets.api import TargetController
@@ -50,6 +51,8 @@ def api_handlers() -> list[Any]:
         RegionRulesController,
         TargetController,
         SuggestionController,
+        PrivacyController,
+        ConsentController,
     ]
 
 

@@ -69,6 +69,7 @@ def _entity(rules: EntityRules) -> list[str]:
         f"| owner | {', then '.join(f'`{n}`' for n in access.owner) or '—'} |",
         f"| API key scopes | {', '.join(f'`{n}`' for n in sorted(access.api_scopes)) or '—'} |",
         f"| business events | {', '.join(f'`{e.name}`' for e in rules.events) or '—'} |",
+        f"| data subjects | {_subjects(rules)} |",
         "",
     ]
     for text, _ in rules.invariants:
@@ -81,6 +82,17 @@ def _entity(rules: EntityRules) -> list[str]:
         holds += " · personal data" if rule.personal else ""
         lines.append(f"| `{name}` | {rule.policy.value} | {_cell(holds)} | {_cell(rule.note)} |")
     return [*lines, ""]
+
+
+def _subjects(rules: EntityRules) -> str:
+    """Whom the record's personal data is about, and what their erasure does to it."""
+    if not rules.subjects:
+        return "—"
+    about = ", ".join(
+        f"the {s.kind} itself" if s.via == "id" else f"the {s.kind} `{s.via}` names"
+        for s in rules.subjects
+    )
+    return f"{about}; erasing them: `{rules.erasure.value}`"
 
 
 def _reach(reach: frozenset[Reach], joiner: str) -> str:

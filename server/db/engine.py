@@ -181,7 +181,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Every session Fieldline opens comes from here, so every write of a syncable record is
     captured into the sync change log (server/sync/capture.py), whichever code path makes it."""
+    from server.privacy.quarantine import install as install_privacy
     from server.sync.capture import install
 
     install()
+    install_privacy()
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -26,6 +26,7 @@ from server.leads.models import AssignmentDecision, AssignmentRuleSet, Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
 from server.org.models import Region, Territory
+from server.privacy.models import ContactConsent, ErasedSubject, LeadConsent
 from server.suggestions.models import Suggestion
 from server.sync.models import (
     ChangeLog,
@@ -50,8 +51,10 @@ __all__ = [
     "ChangeLog",
     "ConflictRecord",
     "Contact",
+    "ContactConsent",
     "Device",
     "DeviceSyncState",
+    "ErasedSubject",
     "FeedConsumer",
     "Forecast",
     "ForecastAdjustment",
@@ -61,6 +64,7 @@ __all__ = [
     "IdempotencyRecord",
     "JobRun",
     "Lead",
+    "LeadConsent",
     "LoginAttempt",
     "Opportunity",
     "Order",

@@ -29,6 +29,7 @@ from server.leads.models import Lead
 from server.leads.service import assign_leads
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
+from server.privacy.guard import refusal
 from server.settings import Settings
 from server.tickets.models import Ticket
 from server.visits.models import Visit
@@ -105,6 +106,10 @@ async def after_transaction(
     transaction of the same batch touches again, whose verification that one does (a batch
     applied whole would overwrite this one's verdict with it: a field day's visit is checked
     in, noted and checked out in three transactions)."""
+    refused = await refusal(session, touched, claims)
+    if refused is not None:
+        record_id, detail, field = refused
+        raise DomainRejection(record_id, "deleted", detail, field)
     order_ids: list[str] = []
     for obj in touched:
         if isinstance(obj, Order):

@@ -46,6 +46,8 @@ async def creation_defaults(
             values = {"owner_id": obj.owner_id or me}
         case "visit_note" | "ticket_comment":
             values = {"author_id": me}
+        case "contact_consent" | "lead_consent":
+            values = {"recorded_by_id": me, "source": "device"}
         case "ticket":
             values = {"opened_by_id": obj.opened_by_id or me}
         case "lead":

@@ -1,6 +1,7 @@
-"""Domain rules that must hold identically on the device and on the server: order pricing and
-visit verification (one implementation each, so the two never drift)."""
+"""Domain rules that must hold identically on the device and on the server: order pricing,
+visit verification and the consent in force (one implementation each, so the two never drift)."""
 
+from sync.domain.consent import current_consent
 from sync.domain.pricing import LineInput, OrderTotals, PricedLine, price_order, repricing_diff
 from sync.domain.visits import Fix, Verification, plan_route, verify_visit
 
@@ -10,6 +11,7 @@ __all__ = [
     "OrderTotals",
     "PricedLine",
     "Verification",
+    "current_consent",
     "plan_route",
     "price_order",
     "repricing_diff",

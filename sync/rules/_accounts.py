@@ -23,14 +23,17 @@ from sync.rules._declare import (
     SHORT,
     USER,
     Access,
+    Erasure,
     FieldRule,
     Parent,
     Reach,
+    Subject,
     declare,
     delete,
     field_rules,
     position_together,
 )
+from sync.rules._privacy import declare_consent
 
 __all__ = [
     "ENTITIES",
@@ -92,6 +95,8 @@ ENTITIES = (
         },
         optional="title phone email notes",
         personal="first_name last_name title phone email notes",
+        subjects=(Subject("contact"),),
+        erasure=Erasure.DELETE,
         access=AS_PARENT,
         device_can_create=True,
         device_can_delete=True,
@@ -102,4 +107,5 @@ ENTITIES = (
         ),
         parent=Parent("account", "account_id"),
     ),
+    declare_consent("contact"),
 )

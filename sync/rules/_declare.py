@@ -31,6 +31,7 @@ __all__ = [
     "COUNTRY",
     "CURRENCY",
     "EMAIL",
+    "ERASED",
     "LABEL",
     "LAT",
     "LON",
@@ -55,14 +56,18 @@ __all__ = [
     "DeleteRule",
     "EditableWhile",
     "EntityRules",
+    "Erasure",
     "Event",
     "FieldRule",
     "Parent",
     "Policy",
     "Reach",
+    "Subject",
+    "SubjectKind",
     "declare",
     "declare_note",
     "delete",
+    "erased_value",
     "field_rules",
     "position_together",
     "read",
@@ -173,6 +178,42 @@ def read(values: Mapping[str, Any] | Any, name: str) -> Any:
 
 PUBLIC = Access(reads=frozenset({Reach.PUBLIC}))
 
+SubjectKind = Literal["contact", "lead", "user"]
+"""Whom personal data can be about: a customer's contact person, a lead, one of our users."""
+
+
+class Erasure(StrEnum):
+    """What erasing a data subject does to a record about them."""
+
+    DELETE = "delete"
+    """Personal fields blanked and the record deleted: nothing of it needs keeping (a contact,
+    a lead)."""
+    REDACT = "redact"
+    """Personal fields blanked, the record kept: the business must keep it (a visit's place in
+    the rep's history)."""
+    KEEP = "keep"
+    """Kept as it is: the record holds no personal value and proves something the business
+    must be able to show (a consent withdrawal)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A record is about the data subject of ``kind`` whose id its field ``via`` holds (``id``:
+    the record is the subject itself)."""
+
+    kind: SubjectKind
+    via: str = "id"
+
+
+ERASED = "[erased]"
+"""What a personal text that may not be empty holds once its subject is erased."""
+
+
+def erased_value(rule: FieldRule) -> Any:
+    """The value a personal field holds after erasure: empty where the field may be, else the
+    erased marker (a test holds every personal field of the rulebook to its constraint)."""
+    return None if rule.nullable else ERASED
+
 
 @dataclass(frozen=True)
 class EntityRules:
@@ -192,6 +233,16 @@ class EntityRules:
     """Rules over several fields of the record: (what they say, the check)."""
     events: tuple[Event, ...] = ()
     """Business events a write of the record raises (webhooks, the back office feed)."""
+    subjects: tuple[Subject, ...] = ()
+    """Whom the record's personal data is about: what an export or an erasure of a data
+    subject reaches (server/privacy)."""
+    erasure: Erasure = Erasure.REDACT
+    """What erasing one of its subjects does to the record."""
+
+    @property
+    def personal_fields(self) -> tuple[str, ...]:
+        """The fields marked personal: exported and blanked for the record's subjects."""
+        return tuple(name for name, rule in self.fields.items() if rule.personal)
 
     def policy(self, name: str) -> Policy:
         return self.fields[name].policy
@@ -256,6 +307,12 @@ def declare(
     nullable, marked = set(optional.split()), set(personal.split())
     if not nullable <= set(fields) or not marked <= set(fields):
         raise ValueError(f"{rest['entity']}: optional/personal names an unknown field")
+    subjects: tuple[Subject, ...] = rest.get("subjects", ())
+    if marked and not subjects:
+        # Personal data is always about someone: export and erasure find it through them.
+        raise ValueError(f"{rest['entity']}: personal fields need the subjects they are about")
+    if any(s.via != "id" and s.via not in fields for s in subjects):
+        raise ValueError(f"{rest['entity']}: a subject names an unknown field")
     folded = {
         name: replace(rule, check=checks[name], nullable=name in nullable, personal=name in marked)
         for name, rule in fields.items()

@@ -15,9 +15,11 @@ from sync.rules._declare import (
     USER,
     WHEN,
     Access,
+    Erasure,
     Event,
     FieldRule,
     Reach,
+    Subject,
     declare,
     delete,
     field_rules,
@@ -25,6 +27,7 @@ from sync.rules._declare import (
     state,
     states,
 )
+from sync.rules._privacy import declare_consent
 
 __all__ = [
     "ENTITIES",
@@ -76,6 +79,8 @@ ENTITIES = (
         "product_line language region_id captured_by_id assignee_id assigned_at assignment_kind "
         "unassigned_reason first_touch_due_at contacted_at",
         personal="contact_name email phone notes",
+        subjects=(Subject("lead"),),
+        erasure=Erasure.DELETE,
         invariants=(("a position has both lat and lon, or neither", position_together),),
         access=Access(
             reads=frozenset({Reach.OWNER}),
@@ -91,4 +96,5 @@ ENTITIES = (
         "region's, read-only.",
         delete_rule=delete("Devices cannot delete a lead; they disqualify it. " + NO_DEVICE_DELETE),
     ),
+    declare_consent("lead"),
 )

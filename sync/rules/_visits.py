@@ -22,8 +22,10 @@ from sync.rules._declare import (
     USER,
     WHEN,
     Access,
+    Erasure,
     FieldRule,
     Reach,
+    Subject,
     declare,
     declare_note,
     delete,
@@ -91,6 +93,10 @@ ENTITIES = (
         optional="planned_for route_position purpose check_in_at check_in_lat check_in_lon "
         "check_in_accuracy_m check_out_at outcome notes duration_s distance_m verification_score",
         personal="check_in_lat check_in_lon check_in_accuracy_m",
+        # The rep's whereabouts are the rep's personal data; the visit itself is the
+        # business's record of the rep's work and stays.
+        subjects=(Subject("user", "rep_id"),),
+        erasure=Erasure.REDACT,
         invariants=(
             ("the check-out is not before the check-in", _check_out_after_check_in),
             ("a position has both coordinates, or neither", position_together),

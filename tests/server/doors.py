@@ -58,6 +58,7 @@ from server.db.engine import create_engine, create_sessionmaker
 from server.leads.models import Lead
 from server.opportunities.models import Opportunity
 from server.orders.models import Order, OrderLine
+from server.privacy.models import ContactConsent, LeadConsent
 from server.settings import Settings
 from server.sync.entities import model_for
 from server.tickets.models import Ticket, TicketComment
@@ -370,6 +371,35 @@ def prepare(env: DoorsEnv, case: Case, copies: int = 2) -> list[Copy]:
             copy.target = order.id if entity == "order" else line.id
             copy.version = order.version if entity == "order" else line.version
             return copy
+        elif entity in ("contact_consent", "lead_consent"):
+            subject: Any
+            if entity == "contact_consent":
+                subject = Contact(account_id=account, first_name="Ada", last_name="Twin")
+            else:
+                subject = Lead(
+                    company="Twin Lead GmbH",
+                    source="field",
+                    captured_by_id=rep,
+                    assignee_id=rep,
+                    region_id=world.regions["NORTH"],
+                    status="assigned",
+                    assigned_at=T0,
+                    assignment_kind="auto",
+                )
+            session.add(subject)
+            await session.flush()
+            copy.parent = subject.id
+            if op == "update":
+                model = ContactConsent if entity == "contact_consent" else LeadConsent
+                target = model(
+                    purpose="visit_notes",
+                    status="given",
+                    channel="in_person",
+                    recorded_at=T0,
+                    recorded_by_id=rep,
+                    source="device",
+                )
+                setattr(target, f"{entity.removesuffix('_consent')}_id", subject.id)
         elif entity == "ticket" and op == "update":
             target = Ticket(account_id=account, opened_by_id=rep, subject="Twin", status=start)
             if start in ("resolved", "closed"):
@@ -454,7 +484,7 @@ def rest_verdict(method: str, path: str, response: Any) -> Verdict:
         return Verdict("rest", "scope", answer, fld)
     if status == 409:
         return Verdict("rest", "transition", answer, fld)
-    if status == 400 and "unknown field" in str(detail):
+    if status in (400, 422) and "unknown field" in str(detail):
         return Verdict("rest", "inexpressible", answer, fld)
     if status in (400, 413, 422):
         return Verdict("rest", "validation", answer, fld)
@@ -544,6 +574,8 @@ REST_UNKNOWN: dict[tuple[str, str], frozenset[str]] = {
     ("ticket", "create"): frozenset({"opened_by_id", "status", "resolved_at"}),
     ("ticket", "update"): frozenset({"opened_by_id", "account_id"}),
     ("ticket_comment", "create"): frozenset({"author_id"}),
+    ("contact_consent", "create"): frozenset({"recorded_by_id"}),
+    ("lead_consent", "create"): frozenset({"recorded_by_id"}),
     ("lead", "create"): frozenset({"captured_by_id", "assignee_id", "status", "source"}),
     ("opportunity", "update"): frozenset({"account_id"}),
 }
@@ -614,6 +646,15 @@ def rest_call(case: Case, env: DoorsEnv, copy: Copy) -> RestCall | NoRestDoor:
             )
         parent = values.pop(parent_field)
         return RestCall("POST", f"/{plural}/{_seg(parent)}/{child}", values, role)
+    if e in ("contact_consent", "lead_consent"):
+        kind = e.removesuffix("_consent")
+        if op == "update":
+            return NoRestDoor(
+                f"REST has no way to change a {e} (docs/privacy.md: append-only)",
+                Verdict("rest", "inexpressible", f"no REST door: {e} is append-only"),
+            )
+        parent = values.pop(f"{kind}_id")
+        return RestCall("POST", f"/{kind}s/{_seg(parent)}/consents", values, role)
     if e == "order":
         if op == "create":
             body = dict(values)
@@ -667,8 +708,13 @@ def sync_mutations(case: Case, env: DoorsEnv, copy: Copy) -> list[Upsert]:
             fields = {"order_id": record_id, "line_no": i, **line}
             out.append(device.upsert("order_line", new_id(), fields, tx=tx))
         return out
-    if e in ("visit_note", "ticket_comment", "order_line"):
-        parent_field = {"visit_note": "visit_id", "ticket_comment": "ticket_id"}.get(e, "order_id")
+    if e in ("visit_note", "ticket_comment", "order_line", "contact_consent", "lead_consent"):
+        parent_field = {
+            "visit_note": "visit_id",
+            "ticket_comment": "ticket_id",
+            "contact_consent": "contact_id",
+            "lead_consent": "lead_id",
+        }.get(e, "order_id")
         values.setdefault(parent_field, copy.parent)
     return [device.upsert(e, record_id, values)]
 

@@ -140,6 +140,42 @@ CREATE: dict[str, dict[str, Any]] = {
             "id": _ID_HOSTILE,
         },
     },
+    "contact_consent": {
+        "base": {
+            "contact_id": "@parent",
+            "purpose": "email_marketing",
+            "status": "given",
+            "channel": "in_person",
+            "recorded_at": "@t0_plus_1h",
+        },
+        "starts": ["-"],
+        "options": {
+            "purpose": ["newsletter", "@nul", ""],
+            "status": ["maybe"],
+            "channel": ["pigeon"],
+            "recorded_at": ["@year1", "@year9999", "@naive", "yesterday"],
+            "contact_id": ["@missing_id", "@nul_id"],
+            "recorded_by_id": ["@other_rep"],
+            "id": _ID_HOSTILE,
+        },
+    },
+    "lead_consent": {
+        "base": {
+            "lead_id": "@parent",
+            "purpose": "phone_calls",
+            "status": "withdrawn",
+            "channel": "phone",
+            "recorded_at": "@t0_plus_1h",
+        },
+        "starts": ["-"],
+        "options": {
+            "purpose": ["spam"],
+            "status": ["", "@len:21"],
+            "recorded_at": ["@year1"],
+            "lead_id": ["@missing_id"],
+            "recorded_by_id": ["@other_rep"],
+        },
+    },
     "visit": {
         "base": {"account_id": "@own_account", "status": "planned", "planned_for": "2024-06-03"},
         "person": "rep_id",
@@ -308,6 +344,16 @@ UPDATE: dict[str, dict[str, Any]] = {
             "email": ["not-an-email"],
             "notes": ["@huge", "@nul"],
         },
+    },
+    "contact_consent": {
+        "base": {"status": "withdrawn"},
+        "starts": ["-"],
+        "options": {"purpose": ["phone_calls"]},
+    },
+    "lead_consent": {
+        "base": {"channel": "email"},
+        "starts": ["-"],
+        "options": {"status": ["given"]},
     },
     "visit": {
         "base": {"purpose": "restock"},
@@ -690,6 +736,18 @@ def _pages(rw: ReadWorld, username: str, path: str) -> list[dict[str, Any]]:
     raise AssertionError(f"GET {path} never ended")
 
 
+def _consents(rw: ReadWorld, username: str, plural: str, subjects: list[Any]) -> set[str]:
+    """The consent histories REST shows under each contact or lead."""
+    found: set[str] = set()
+    for subject in subjects:
+        response = rw.client.get(
+            f"/api/v1/{plural}/{subject['id']}/consents", headers=rw.headers[username]
+        )
+        assert response.status_code == 200, response.text
+        found |= {c["id"] for c in response.json()["history"]}
+    return found
+
+
 def rest_ids(rw: ReadWorld, username: str) -> dict[str, set[str]]:
     """What REST shows ``username``, per synced entity. Visit notes and ticket comments have no
     list of their own: they are read under each visit and ticket REST lists; order lines come
@@ -700,7 +758,9 @@ def rest_ids(rw: ReadWorld, username: str) -> dict[str, set[str]]:
     ids["suggestion"] = {
         s["id"] for a in accounts for s in _pages(rw, username, f"/accounts/{a['id']}/suggestions")
     }
-    ids["contact"] = {c["id"] for c in _pages(rw, username, "/contacts")}
+    contacts = _pages(rw, username, "/contacts")
+    ids["contact"] = {c["id"] for c in contacts}
+    ids["contact_consent"] = _consents(rw, username, "contacts", contacts)
     visits = _pages(rw, username, "/visits")
     ids["visit"] = {v["id"] for v in visits}
     ids["visit_note"] = {
@@ -714,7 +774,9 @@ def rest_ids(rw: ReadWorld, username: str) -> dict[str, set[str]]:
     ids["ticket_comment"] = {
         c["id"] for t in tickets for c in _pages(rw, username, f"/tickets/{t['id']}/comments")
     }
-    ids["lead"] = {lead["id"] for lead in _pages(rw, username, "/leads")}
+    leads = _pages(rw, username, "/leads")
+    ids["lead"] = {lead["id"] for lead in leads}
+    ids["lead_consent"] = _consents(rw, username, "leads", leads)
     ids["opportunity"] = {o["id"] for o in _pages(rw, username, "/opportunities")}
     ids["product"] = {p["id"] for p in _pages(rw, username, "/products")}
     price_lists = _pages(rw, username, "/price-lists")

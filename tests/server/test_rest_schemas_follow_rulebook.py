@@ -14,6 +14,7 @@ from server.accounts import schemas as accounts
 from server.leads import schemas as leads
 from server.opportunities import schemas as opportunities
 from server.orders import schemas as orders
+from server.privacy import schemas as privacy
 from server.tickets import schemas as tickets
 from server.visits import schemas as visits
 from sync.constraints import Number, Ref, Text
@@ -36,6 +37,8 @@ BODIES: list[tuple[type[Any], str]] = [
     (opportunities.OpportunityCreate, "opportunity"),
     (opportunities.OpportunityUpdate, "opportunity"),
     (leads.LeadIn, "lead"),
+    (privacy.ConsentCreate, "contact_consent"),
+    (privacy.ConsentCreate, "lead_consent"),
 ]
 
 

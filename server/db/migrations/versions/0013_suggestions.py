@@ -1,7 +1,7 @@
 """suggestions: per-account cross-sell and up-sell suggestions; the order line's suggestion
 
 Revision ID: 0013_suggestions
-Revises: 0011_targets
+Revises: 0012_privacy
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from server.db.types import UTCDateTime
 
 revision: str = "0013_suggestions"
-down_revision: str | Sequence[str] | None = "0011_targets"
+down_revision: str | Sequence[str] | None = "0012_privacy"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
