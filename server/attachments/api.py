@@ -3,10 +3,11 @@ metadata itself is created by a device's sync push, like any synced record."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import ETag
+from litestar.params import Parameter
 from litestar.response import File, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,8 @@ from server.auth.guards import principal_of
 from server.auth.models import Role
 from server.db.session import begin_reading
 from server.errors import NotFound
-from server.rest import IdParam, ResourceController, allows, to_out
+from server.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from server.rest import IdParam, OptionalIdQuery, ResourceController, allows, to_out
 
 __all__ = ["AttachmentController"]
 
@@ -34,6 +36,27 @@ _upload = [allows(Role.REP)]
 class AttachmentController(ResourceController):
     path = "/attachments"
     tags = ("attachments",)
+
+    @get("/", guards=_read, summary="List attachments in scope (filter by owner record)")
+    async def list_attachments(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+        owner_entity: Annotated[
+            Literal["visit", "ticket", "order"] | None, Parameter(required=False)
+        ] = None,
+        owner_id: OptionalIdQuery = None,
+    ) -> Page[AttachmentOut]:
+        return await service.list_attachments(
+            db,
+            principal_of(request),
+            owner_entity=owner_entity,
+            owner_id=owner_id,
+            limit=limit,
+            cursor=cursor,
+        )
 
     @get("/{attachment_id:str}", guards=_read, summary="One attachment's metadata")
     async def get_attachment(

@@ -18,9 +18,12 @@ from server.attachments.blobs import (
     SizeMismatch,
 )
 from server.attachments.models import Attachment
+from server.attachments.schemas import AttachmentOut
 from server.auth.principal import Principal
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from server.scoping import get_visible, visible
+from server.pagination import Page, paginate
+from server.rest import to_out
+from server.scoping import get_visible, scoped_select, visible
 from server.settings import Settings
 from sync.rules._attachments import MEDIA_TYPES
 
@@ -28,6 +31,7 @@ __all__ = [
     "blob_store",
     "check_upload",
     "find",
+    "list_attachments",
     "missing_content",
     "store_content",
 ]
@@ -49,6 +53,30 @@ def blob_store(settings: Settings) -> LocalBlobStore:
 async def find(session: AsyncSession, principal: Principal, attachment_id: str) -> Attachment:
     """The attachment if the caller reaches its owner record; 404 otherwise."""
     return await get_visible(session, principal, Attachment, attachment_id, what="attachment")
+
+
+async def list_attachments(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    owner_entity: str | None,
+    owner_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[AttachmentOut]:
+    stmt = scoped_select(principal, Attachment)
+    if owner_entity:
+        stmt = stmt.where(Attachment.owner_entity == owner_entity)
+    if owner_id:
+        stmt = stmt.where(Attachment.owner_id == owner_id)
+    return await paginate(
+        session,
+        stmt,
+        key=Attachment.id,
+        limit=limit,
+        cursor=cursor,
+        out=lambda a: to_out(a, AttachmentOut),
+    )
 
 
 def check_upload(

@@ -21,9 +21,11 @@ from sync.rules._declare import (
 
 __all__ = [
     "ENTITIES",
+    "FILE_NAME",
     "MAX_BYTES",
     "MEDIA_TYPES",
     "OWNER_KINDS",
+    "SHA256",
 ]
 
 OWNER_KINDS = ("visit", "ticket", "order")

@@ -689,6 +689,7 @@ def rest_ids(rw: ReadWorld, username: str) -> dict[str, set[str]]:
         c["id"] for t in tickets for c in _pages(rw, username, f"/tickets/{t['id']}/comments")
     }
     ids["lead"] = {lead["id"] for lead in _pages(rw, username, "/leads")}
+    ids["attachment"] = {a["id"] for a in _pages(rw, username, "/attachments")}
     ids["opportunity"] = {o["id"] for o in _pages(rw, username, "/opportunities")}
     ids["product"] = {p["id"] for p in _pages(rw, username, "/products")}
     price_lists = _pages(rw, username, "/price-lists")
