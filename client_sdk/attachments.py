@@ -184,25 +184,29 @@ class Attachments:
                 # Pushed and applied, yet unknown: it left the rep's reach (its owner moved).
                 self._mark(attachment_id, "refused", "the server no longer has this attachment")
                 report.refused += 1
+        sent: set[str] = set()
         for row in ready:
-            attachment_id = row["attachment_id"]
-            if attachment_id not in missing:
+            attachment_id, digest = row["attachment_id"], row["sha256"]
+            if attachment_id not in missing or digest in sent:
+                # The server holds this content already (under this attachment or another
+                # with the same digest, maybe one uploaded a moment ago): nothing to send.
                 if self._state(attachment_id) == "pending":
                     self._mark(attachment_id, "uploaded", None)
                     report.already_held += 1
                 continue
-            self._upload_one(transport, attachment_id, row["sha256"], report)
+            if self._upload_one(transport, attachment_id, digest, report):
+                sent.add(digest)
         return report
 
     def _upload_one(
         self, transport: Transport, attachment_id: str, digest: str, report: UploadReport
-    ) -> None:
+    ) -> bool:
         record = self.records.get("attachment", attachment_id)
         path = self.path_of(digest)
         if record is None or not path.is_file():
             self._mark(attachment_id, "refused", "the captured file is missing on this device")
             report.refused += 1
-            return
+            return False
         content = path.read_bytes()
         self.store.execute(
             "UPDATE attachment_files SET attempts = attempts + 1 WHERE attachment_id = ?",
@@ -214,17 +218,19 @@ class Attachments:
             )
         except (NetworkUnavailable, ServerError):
             report.waiting += 1
-            return
+            return False
         if response.status_code < 300:
             self._mark(attachment_id, "uploaded", None)
             report.uploaded += 1
             report.bytes_sent += len(content)
-            return
+            return True
         try:
             transport.raise_for_status(response)
         except RequestRejected as exc:
-            self._mark(attachment_id, "refused", str(exc))
+            detail = exc.problem.get("detail") or str(exc)
+            self._mark(attachment_id, "refused", f"HTTP {exc.status}: {detail}")
             report.refused += 1
+        return False
 
     def _unsent_or_refused(self) -> dict[str, str | None]:
         """Attachments whose metadata is still in the outbox: None while it waits to be sent,
