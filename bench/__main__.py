@@ -24,6 +24,7 @@ BENCHES = (
     "forecast_accuracy",
     "real_workload",
     "peer_compare",
+    "attachments_bench",
 )
 PEER_ENV = "FIELDLINE_PEER_DIR"
 """A copy of the PouchDB harness with its node_modules installed (bench/peer_compare.py)."""
