@@ -20,6 +20,7 @@ from server.accounts.models import Account
 from server.attachments.blobs import LocalBlobStore
 from server.settings import Settings
 from server.tickets.models import Ticket
+from tests.client_sdk.conftest import server_record
 from tests.conftest import make_settings
 from tests.seed import PASSWORD, World, run_db, seed_world
 from tests.stores import Store
@@ -175,3 +176,23 @@ def test_bytes_of_attachments_that_leave_the_scope_are_evicted(
     rep.sync()
     assert rep.attachment_files() == []
     tablet.close()
+
+
+def test_a_photo_whose_metadata_the_push_refuses_is_kept_with_the_reason(
+    rep: FieldClient, world: World, blobs: LocalBlobStore
+) -> None:
+    # A visit the device holds but the server does not (a record that never reached it).
+    ghost = server_record(
+        rep,
+        "visit",
+        {"account_id": world.accounts["N1"][0], "rep_id": rep.me["id"], "status": "planned"},
+    )
+    photo = rep.attach("visit", ghost, PHOTO, media_type="image/jpeg")
+    report = rep.sync()
+    assert report.rejected == 1 and report.upload_refused == 1 and report.uploaded == 0
+    [file] = rep.attachment_files("refused")
+    assert file.attachment_id == photo.id
+    assert file.reason is not None and file.reason.startswith("out_of_scope")
+    assert file.path is not None and Path(file.path).read_bytes() == PHOTO
+    assert [r.record_id for r in rep.rejected()] == [photo.id]
+    assert blobs.stored() == []
