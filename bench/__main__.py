@@ -25,6 +25,7 @@ BENCHES = (
     "suggest_bench",
     "real_workload",
     "peer_compare",
+    "attachments_bench",
 )
 PEER_ENV = "FIELDLINE_PEER_DIR"
 """A copy of the PouchDB harness with its node_modules installed (bench/peer_compare.py)."""

@@ -8,6 +8,7 @@ or network, calls stay strictly ordered, and there is exactly one implementation
 from __future__ import annotations
 
 import platform
+import tempfile
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
 
+from client_sdk.attachments import AttachmentFile, Attachments
 from client_sdk.errors import NetworkUnavailable, NotLoggedIn
 from client_sdk.field import Field, VisitPolicy
 from client_sdk.identity import UserInfo
@@ -128,11 +130,19 @@ class FieldClient(Field):
         step: StepHook | None = None,
         now: Callable[[], datetime] | None = None,
         visit_policy: VisitPolicy | None = None,
+        attachments_dir: str | Path | None = None,
     ) -> None:
         store = Store(path)
         migrate(store)
         records = RecordStore(store)
         super().__init__(store, records, Outbox(store, records), now=now, visit_policy=visit_policy)
+        if attachments_dir is None:
+            attachments_dir = (
+                tempfile.mkdtemp(prefix="fieldline-attachments-")
+                if str(path) == ":memory:"
+                else Path(path).with_name(Path(path).name + ".attachments")
+            )
+        self.attachments = Attachments(store, records, self.outbox, Path(attachments_dir))
         if token_store is None:
             token_store = (
                 MemoryTokenStore()
@@ -237,7 +247,54 @@ class FieldClient(Field):
         engine = SyncEngine(
             self.store, self.records, self.outbox, self.transport, **self._engine_options
         )
-        return engine.sync(progress)
+        report = engine.sync(progress)
+        # Content goes after the push: the server verifies it against metadata it holds.
+        uploads = self.attachments.upload_pending(self.transport)
+        report.uploaded, report.upload_refused = uploads.uploaded, uploads.refused
+        report.upload_waiting = uploads.waiting
+        self.attachments.evict()
+        return report
+
+    # Attachments ---------------------------------------------------------------------------------
+    def attach(
+        self,
+        owner_entity: str,
+        owner_id: str,
+        content: bytes | str | Path,
+        *,
+        media_type: str,
+        file_name: str | None = None,
+    ) -> Record:
+        """Attach a photo or document (bytes, or a file's path) to a visit, ticket or order on
+        this device, offline: the bytes are kept in the attachments directory and sent by the
+        next sync, after the metadata."""
+        if isinstance(content, bytes):
+            data, name = content, file_name or f"attachment{_suffix(media_type)}"
+        else:
+            data, name = Path(content).read_bytes(), file_name or Path(content).name
+        attachment_id = self.attachments.capture(
+            owner_entity,
+            owner_id,
+            data,
+            media_type=media_type,
+            file_name=name,
+            author_id=self.me["id"],
+            captured_at=self.now(),
+        )
+        return self._get("attachment", attachment_id)
+
+    def attachments_of(self, owner_entity: str, owner_id: str) -> list[Record]:
+        return self.records.where("attachment", owner_entity=owner_entity, owner_id=owner_id)
+
+    def attachment_content(self, attachment_id: str) -> bytes:
+        """The bytes of an attachment on this device: from the local file, else downloaded
+        once (needs the network) and kept."""
+        return self.attachments.content(attachment_id, lambda: self.transport)
+
+    def attachment_files(self, state: str | None = None) -> list[AttachmentFile]:
+        """The device's attachment files and their state; ``refused`` ones carry the server's
+        reason and keep their bytes."""
+        return self.attachments.files(state)
 
     def rejected(self) -> list[RejectedChange]:
         rows = self.store.all("SELECT * FROM outbox WHERE state = 'rejected' ORDER BY seq")
@@ -332,6 +389,19 @@ def _in_worker(
     return call
 
 
+_SUFFIXES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "application/pdf": ".pdf",
+}
+
+
+def _suffix(media_type: str) -> str:
+    return _SUFFIXES.get(media_type, "")
+
+
 class AsyncFieldClient:
     """The same client for asyncio apps: ``await client.sync()``, ``await client.check_in(...)``.
 
@@ -400,3 +470,7 @@ class AsyncFieldClient:
     add_contact = _in_worker(FieldClient.add_contact)
     record_consent = _in_worker(FieldClient.record_consent)
     consent = _in_worker(FieldClient.consent)
+    attach = _in_worker(FieldClient.attach)
+    attachments_of = _in_worker(FieldClient.attachments_of)
+    attachment_content = _in_worker(FieldClient.attachment_content)
+    attachment_files = _in_worker(FieldClient.attachment_files)

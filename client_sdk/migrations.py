@@ -149,9 +149,29 @@ def _server_sums(store: Store) -> None:
     )
 
 
+def _attachment_files(store: Store) -> None:
+    """What the device knows of each attachment's bytes (client_sdk/attachments.py): the
+    files themselves live in the attachments directory beside the store, never in a row."""
+    _run(
+        store,
+        """
+        CREATE TABLE attachment_files (
+            attachment_id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            state TEXT NOT NULL,      -- pending | uploaded | refused | cached
+            reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX ix_attachment_files_sha256 ON attachment_files (sha256);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_server_sums", _server_sums),
+    ("0003_attachment_files", _attachment_files),
 ]
 
 

@@ -91,6 +91,12 @@ class SyncReport(msgspec.Struct, kw_only=True):
     repaired: list[str] = msgspec.field(default_factory=list)
     """Entities whose scope checksum disagreed and were fetched again."""
     duration_s: float = 0.0
+    uploaded: int = 0
+    """Attachment contents sent to the server after the push (client_sdk/attachments.py)."""
+    upload_refused: int = 0
+    """Attachment contents the server refused; kept on the device with the reason."""
+    upload_waiting: int = 0
+    """Attachment contents still to send (the network failed, or their record is unsent)."""
 
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True):

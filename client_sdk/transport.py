@@ -264,6 +264,28 @@ class Transport:
         self._raise_for_status(response)
         return response.json()
 
+    def post_json(self, path: str, body: Any) -> Any:
+        """An authenticated POST of a JSON body, answered in JSON."""
+        response = self._send("POST", path, json_body=body)
+        self._raise_for_status(response)
+        return response.json()
+
+    def put_content(self, path: str, content: bytes, media_type: str) -> httpx.Response:
+        """An authenticated PUT of raw bytes (attachment content). Answered as it came: the
+        caller tells a refusal it must keep (4xx) from success."""
+        return self._send(
+            "PUT", path, content=content, headers={"Content-Type": media_type}, accept="*/*"
+        )
+
+    def get_content(self, path: str) -> bytes:
+        """An authenticated GET of raw bytes (attachment content)."""
+        response = self._send("GET", path, accept="*/*")
+        self._raise_for_status(response)
+        return response.content
+
+    def raise_for_status(self, response: httpx.Response) -> None:
+        self._raise_for_status(response)
+
     # The request loop --------------------------------------------------------------------------
     def _content_type(self, response: httpx.Response) -> str:
         return str(response.headers.get("content-type", codec.MEDIA_JSON)).split(";")[0].strip()

@@ -46,7 +46,7 @@ def links(entity: str, *, writing: bool = False) -> tuple[tuple[str, str], ...]:
     reach = rules.access.reads | (rules.access.creates if writing else frozenset())
     found: list[tuple[str, str]] = []
     if rules.parent is not None and Reach.PARENT in reach:
-        found.append((rules.parent.entity, rules.parent.fk))
+        found.extend((parent, rules.parent.fk) for parent in rules.parent.entities)
     account = rules.access.account
     if account is not None and Reach.TERRITORY in reach:
         found.append(("account", account))
@@ -146,9 +146,16 @@ def _reach_clause(entity: str, access: Access, reach: Reach, p: Principal) -> Co
 def _parent_clause(entity: str, p: Principal) -> ColumnElement[bool]:
     parent = RULES[entity].parent
     assert parent is not None
-    parent_model = _model(parent.entity)
-    parents = select(parent_model.id).where(visible_clause(parent.entity, p))
-    return getattr(_model(entity), parent.fk).in_(parents)  # type: ignore[no-any-return]
+    model = _model(entity)
+    clauses: list[ColumnElement[bool]] = []
+    for kind in parent.entities:
+        parent_model = _model(kind)
+        parents = select(parent_model.id).where(visible_clause(kind, p))
+        under = getattr(model, parent.fk).in_(parents)
+        if parent.kind is not None:
+            under = and_(getattr(model, parent.kind) == kind, under)
+        clauses.append(under)
+    return or_(*clauses)
 
 
 def _owner_clause(entity: str, access: Access, p: Principal) -> ColumnElement[bool]:
@@ -263,13 +270,13 @@ def _holds(
     if reach is Reach.PARENT:
         parent_rule = RULES[entity].parent
         assert parent_rule is not None
-        parent_id = getattr(obj, parent_rule.fk)
-        if parent_id is None:
+        named = parent_rule.of(obj)
+        if named is None:
             return False
-        if (parent_rule.entity, parent_id) not in known:
-            return (parent_rule.entity, parent_id)
-        parent = known[parent_rule.entity, parent_id]
+        if named not in known:
+            return named
+        parent = known[named]
         if parent is None:
             return False
-        return _decide(principal, parent_rule.entity, parent, known, creating=False)
+        return _decide(principal, named[0], parent, known, creating=False)
     return True

@@ -12,6 +12,7 @@ __all__ = ["api_handlers", "root_handlers"]
 def api_handlers() -> list[Any]:
     """Handlers mounted under /api/v1 (authentication required unless opt={"public": True})."""
     from server.accounts.api import AccountController, ContactController
+    from server.attachments.api import AttachmentController
     from server.auth.api import ApiKeyController, AuthController
     from server.backoffice.api import BackofficeController
     from server.catalog.api import PriceListController, ProductController
@@ -53,6 +54,7 @@ def api_handlers() -> list[Any]:
         SuggestionController,
         PrivacyController,
         ConsentController,
+        AttachmentController,
     ]
 
 

@@ -125,6 +125,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     only callers on the loopback interface (a scraper on the same host)."""
     hsts_max_age_s: int = 365 * 24 * 3600
     """``Strict-Transport-Security`` max-age on responses to https requests; 0 sends none."""
+    data_dir: str = "./fieldline-data"
+    """Where the server keeps files outside the database: attachment content under
+    ``<data_dir>/attachments`` (docs/attachments.md). Every replica must see the same one."""
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    """The largest attachment an upload may carry; a larger one is refused with 413."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

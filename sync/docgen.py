@@ -48,7 +48,7 @@ def _entity(rules: EntityRules) -> list[str]:
         whose = "parent's " if guard.of_parent else ""
         states = ", ".join(f"`{s}`" for s in sorted(guard.states))
         editable = f"while the {whose}`{guard.field}` is {states}"
-    parent = f"`{rules.parent.entity}` via `{rules.parent.fk}`" if rules.parent else "—"
+    parent = _parent(rules)
     access = rules.access
     creates = _reach(access.creates, " and ") if access.creates else "never"
     lines = [
@@ -93,6 +93,16 @@ def _subjects(rules: EntityRules) -> str:
         for s in rules.subjects
     )
     return f"{about}; erasing them: `{rules.erasure.value}`"
+
+
+def _parent(rules: EntityRules) -> str:
+    parent = rules.parent
+    if parent is None:
+        return "—"
+    if parent.kind is None:
+        return f"`{parent.entity}` via `{parent.fk}`"
+    kinds = ", ".join(f"`{kind}`" for kind in parent.entities)
+    return f"{kinds} (named by `{parent.kind}`) via `{parent.fk}`"
 
 
 def _reach(reach: frozenset[Reach], joiner: str) -> str:

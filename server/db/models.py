@@ -1,6 +1,7 @@
 """Imports every mapped class so ``Base.metadata`` is complete (Alembic, tests, create_all)."""
 
 from server.accounts.models import Account, Contact
+from server.attachments.models import Attachment
 from server.audit.models import AuditEntry
 from server.auth.models import ApiKey, Device, LoginAttempt, User
 from server.backoffice.models import (
@@ -46,6 +47,7 @@ __all__ = [
     "ApiKey",
     "AssignmentDecision",
     "AssignmentRuleSet",
+    "Attachment",
     "AuditEntry",
     "Base",
     "ChangeLog",

@@ -44,7 +44,7 @@ async def creation_defaults(
                 values["currency"] = price_list.currency
         case "opportunity":
             values = {"owner_id": obj.owner_id or me}
-        case "visit_note" | "ticket_comment":
+        case "visit_note" | "ticket_comment" | "attachment":
             values = {"author_id": me}
         case "contact_consent" | "lead_consent":
             values = {"recorded_by_id": me, "source": "device"}

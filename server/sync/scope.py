@@ -17,6 +17,7 @@ Per entity (the "Scope" column of docs/conflict-rules.md):
     visit_note, order_line          as the parent visit / order
     ticket                          the opener, and the account's territory
     ticket_comment                  as the parent ticket
+    attachment                      as the visit, ticket or order it hangs under
     lead                            the assignee (the capturing rep until assigned), the region
     opportunity                     the owner (and the owner's region)
 """
@@ -154,8 +155,11 @@ class ScopeResolver:
         if Reach.PARENT in reads:
             parent = RULES[entity].parent
             assert parent is not None
-            found = self._get(_model(parent.entity), getattr(values, parent.fk))
-            return self.keys(parent.entity, found) if found is not None else _NOWHERE
+            named = parent.of(values)
+            if named is None:
+                return _NOWHERE
+            found = self._get(_model(named[0]), named[1])
+            return self.keys(named[0], found) if found is not None else _NOWHERE
         territory = None
         if Reach.TERRITORY in reads:
             if access.territory is not None:

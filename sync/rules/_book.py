@@ -10,6 +10,7 @@ from sync.constraints import check_value, msgspec_type
 from sync.errors import InvalidValue, UnknownEntity
 from sync.rules import (
     _accounts,
+    _attachments,
     _catalogue,
     _leads,
     _opportunities,
@@ -31,7 +32,16 @@ __all__ = [
 RULES: Mapping[str, EntityRules] = MappingProxyType(
     {
         rules.entity: rules
-        for area in (_accounts, _catalogue, _visits, _orders, _tickets, _leads, _opportunities)
+        for area in (
+            _accounts,
+            _catalogue,
+            _visits,
+            _orders,
+            _tickets,
+            _leads,
+            _opportunities,
+            _attachments,
+        )
         for rules in area.ENTITIES
     }
 )

@@ -120,8 +120,29 @@ class EditableWhile:
 
 @dataclass(frozen=True)
 class Parent:
+    """The record a child hangs under: ``fk`` holds its id. A child that may hang under
+    records of several entities (an attachment under a visit, a ticket or an order) names the
+    parent's entity in the field ``kind``, which may hold one of ``kinds``; ``entity`` is then
+    only a label. Every door reads the parent through ``of`` and the entities through
+    ``entities``, so the kinds are data: a new one is a change to the declaration alone."""
+
     entity: str
     fk: str
+    kind: str | None = None
+    kinds: tuple[str, ...] = ()
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        return self.kinds if self.kind is not None else (self.entity,)
+
+    def of(self, values: Mapping[str, Any] | Any) -> tuple[str, str] | None:
+        """(entity, id) of the parent ``values`` name; None when they name none, or an entity
+        outside the declared kinds."""
+        entity = self.entity if self.kind is None else read(values, self.kind)
+        parent_id = read(values, self.fk)
+        if parent_id is None or entity not in self.entities:
+            return None
+        return str(entity), str(parent_id)
 
 
 class Reach(StrEnum):

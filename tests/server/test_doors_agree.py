@@ -777,6 +777,7 @@ def rest_ids(rw: ReadWorld, username: str) -> dict[str, set[str]]:
     leads = _pages(rw, username, "/leads")
     ids["lead"] = {lead["id"] for lead in leads}
     ids["lead_consent"] = _consents(rw, username, "leads", leads)
+    ids["attachment"] = {a["id"] for a in _pages(rw, username, "/attachments")}
     ids["opportunity"] = {o["id"] for o in _pages(rw, username, "/opportunities")}
     ids["product"] = {p["id"] for p in _pages(rw, username, "/products")}
     price_lists = _pages(rw, username, "/price-lists")

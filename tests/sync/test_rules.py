@@ -82,8 +82,13 @@ def test_at_most_one_state_field_per_entity(entity: str) -> None:
 def test_parent_is_an_entity_and_its_key_a_write_once_field(entity: str) -> None:
     rules = entity_rules(entity)
     assert rules.parent is not None
-    assert rules.parent.entity in RULES
+    assert set(rules.parent.entities) <= set(RULES)
     assert rules.policy(rules.parent.fk) in (Policy.WRITE_ONCE, Policy.SERVER_OWNED)
+    if rules.parent.kind is not None:
+        # The field naming the parent's entity is set once too, and holds only declared kinds.
+        assert rules.policy(rules.parent.kind) is Policy.WRITE_ONCE
+        check = rules.fields[rules.parent.kind].check
+        assert getattr(check, "choices", None) == rules.parent.entities
 
 
 @pytest.mark.parametrize("entity", sorted(e for e, r in RULES.items() if r.read_only))

@@ -6,16 +6,18 @@ S1, region SOUTH). rep_n1 and mgr_north see the first and must never see the sec
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.attachments.models import Attachment
 from server.auth import passwords
 from server.auth.models import ApiKey, Device
 from server.auth.tokens import digest, new_api_key
@@ -128,6 +130,19 @@ def seed_records(url: str, world: World) -> Records:
                     ),
                     VisitNote(visit_id=visit.id, author_id=rep_id, body="Met the buyer"),
                     TicketComment(ticket_id=ticket.id, author_id=rep_id, body="Seen it"),
+                    *(
+                        Attachment(
+                            owner_entity=kind,
+                            owner_id=owner.id,
+                            file_name=f"{kind}.jpg",
+                            media_type="image/jpeg",
+                            byte_size=4,
+                            sha256=hashlib.sha256(kind.encode()).hexdigest(),
+                            captured_at=datetime(2024, 6, 4, 10, tzinfo=UTC),
+                            author_id=rep_id,
+                        )
+                        for kind, owner in (("visit", visit), ("ticket", ticket), ("order", order))
+                    ),
                 ]
             )
             s.visit, s.order, s.submitted_order = visit.id, order.id, submitted.id
