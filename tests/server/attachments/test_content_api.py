@@ -237,3 +237,18 @@ def test_an_attachment_on_a_record_out_of_reach_is_rejected_out_of_scope(
     mine = capture(rep)
     [result] = rep.push(rep.upsert("attachment", new_id(), meta("order", mine.visit_id, PHOTO)))
     assert isinstance(result, Rejected) and result.reason == "out_of_scope", result
+
+
+def test_an_upload_over_the_general_body_limit_but_within_the_attachment_limit_is_stored(
+    settings: Settings,
+    device_for: Callable[[str], Device],
+    capture: Capture,
+    blobs: LocalBlobStore,
+) -> None:
+    big = b"\xff\xd8" + bytes(range(256)) * (settings.max_body_bytes // 256 + 4096)
+    assert settings.max_body_bytes < len(big) <= settings.attachment_max_bytes
+    rep = device_for("rep_n1")
+    photo = capture(rep, big)
+    stored = _put(rep, photo.attachment_id, big)
+    assert stored.status_code == 201, stored.text
+    assert blobs.stored() == [digest(big)]
