@@ -52,10 +52,13 @@ def _about(kind: SubjectKind) -> Iterator[tuple[str, EntityRules, Subject]]:
                 yield entity, rules, subject
 
 
-async def _subject(session: AsyncSession, kind: SubjectKind, subject_id: str) -> None:
-    """404 unless the subject exists (erased ones do: their records are kept blanked)."""
+async def _subject(
+    session: AsyncSession, kind: SubjectKind, subject_id: str, *, lock: bool = False
+) -> None:
+    """404 unless the subject exists (erased ones do: their records are kept blanked).
+    ``lock``: hold the subject's row, so two erasures of one subject run one after the other."""
     model: Any = User if kind == "user" else model_for(kind)
-    if await session.get(model, subject_id) is None:
+    if await session.get(model, subject_id, with_for_update=lock) is None:
         raise NotFound(f"no {kind} with id {subject_id}", field="id")
 
 
@@ -117,9 +120,9 @@ async def erase(
     session: AsyncSession, principal: Principal, kind_name: str, subject_id: str
 ) -> ErasureOut:
     kind = subject_kind(kind_name)
-    await _subject(session, kind, subject_id)
+    await _subject(session, kind, subject_id, lock=True)
     now = utcnow()
-    before = await session.get(ErasedSubject, (kind, subject_id), with_for_update=True)
+    before = await session.get(ErasedSubject, (kind, subject_id))
     # Consent first: the withdrawals are recorded while the subject's record is still live,
     # so they reach every device that holds its history.
     withdrawn = await withdraw_all(session, kind, subject_id, now) if kind in CONSENT_MODELS else 0

@@ -38,3 +38,16 @@ def test_page_has_a_row_for_every_field_and_every_transition() -> None:
     for machine in MACHINES.values():
         for t in machine.transitions:
             assert f"| `{t.source}` | `{t.target}` |" in page
+
+
+def test_the_privacy_page_names_every_declared_personal_field() -> None:
+    page = (PAGE.parent / "privacy.md").read_text(encoding="utf-8")
+    for entity, rules in RULES.items():
+        if not rules.subjects:
+            continue
+        row = next((line for line in page.splitlines() if line.startswith(f"| `{entity}`")), "")
+        if not row:
+            row = next(line for line in page.splitlines() if f"`{entity}`" in line)
+        for name in rules.personal_fields:
+            assert f"`{name}`" in row, f"docs/privacy.md: {entity}.{name} is personal"
+        assert f"`{rules.erasure.value}`" in row, f"docs/privacy.md: {entity}'s erasure"

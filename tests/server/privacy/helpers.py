@@ -8,6 +8,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEntry
+from server.backoffice.models import WebhookDelivery
 from server.sync.models import (
     ChangeLog,
     ConflictRecord,
@@ -52,6 +53,7 @@ async def places_holding(session: AsyncSession, text: str) -> list[str]:
         (QuarantinedMutation, QuarantinedMutation.mutation),
         (PushReceipt, PushReceipt.result),
         (AuditEntry, AuditEntry.details),
+        (WebhookDelivery, WebhookDelivery.payload),
     ):
         hits = await session.scalar(
             select(func.count()).select_from(table).where(cast(column, String).contains(text))

@@ -10,6 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.backoffice import webhooks
+from server.backoffice.schemas import WebhookIn
 from server.privacy.service import KINDS
 from server.sync.entities import model_for
 from server.sync.models import ChangeLog
@@ -24,16 +28,39 @@ def _new_subjects(env: Env) -> dict[str, str]:
     contact = env.post(
         "rep",
         "/contacts",
-        {"account_id": env.records.inside.account, "first_name": "Ada", "last_name": "Lovelace"},
+        {"account_id": env.records.inside.account, "first_name": "Ada", "last_name": ORIGINALS[0]},
     )
     assert contact.status_code == 201, contact.text
-    lead = env.post("admin", "/leads", {"company": "Datenschutz GmbH", "lat": 53.55, "lon": 9.99})
+    lead = env.post(
+        "admin",
+        "/leads",
+        {"company": "Datenschutz GmbH", "contact_name": ORIGINALS[1], "lat": 53.55, "lon": 9.99},
+    )
     assert lead.status_code in (200, 201), lead.text
     (outcome,) = lead.json()["leads"]
     lead_id = outcome["lead_id"]
     subjects = {"contact": contact.json()["id"], "lead": lead_id, "user": env.records.outside.rep}
     assert set(subjects) == set(KINDS), "a new subject kind needs a subject here"
     return subjects
+
+
+ORIGINALS = ("Lovelacewitz", "Ulla Kuehn-Privat")
+"""What the contact and the lead said when they were created, before the test's markers."""
+
+
+def _subscribe_and_deliver(env: Env, *, subscribe: bool) -> None:
+    """A back-office webhook for lead assignments: its deliveries carry the lead's contact."""
+
+    async def work(session: AsyncSession) -> None:
+        if subscribe:
+            spec = WebhookIn(url="https://erp.example.org/hooks", events=["lead.assigned"])
+            admin = Principal(role=Role.ADMIN, user_id=env.records.world.user("admin"))
+            await webhooks.create_subscription(session, spec, principal=admin)
+        else:
+            policy = webhooks.RetryPolicy(base_s=10, max_s=60, give_up_s=3600)
+            await webhooks.enqueue(session, policy=policy, retention_days=45)
+
+    run_db(env.settings.database_url, work)
 
 
 def _about(kind: str) -> list[tuple[str, str]]:
@@ -73,7 +100,16 @@ def _unique_text(check: Any, value: Any) -> bool:
 
 
 def test_every_personal_field_is_exported_then_erased(env: Env) -> None:
+    _subscribe_and_deliver(env, subscribe=True)
     subjects = _new_subjects(env)
+    _subscribe_and_deliver(env, subscribe=False)
+
+    async def holding(session: AsyncSession, text: str) -> list[str]:
+        return await places_holding(session, text)
+
+    assert "webhook_deliveries.payload" in run_db(
+        env.settings.database_url, lambda s: holding(s, ORIGINALS[1])
+    )
     for kind, subject_id in subjects.items():
         written = _fill(env, kind, subject_id)
         assert written, f"no record about the {kind}: the test would prove nothing"
@@ -102,6 +138,11 @@ def test_every_personal_field_is_exported_then_erased(env: Env) -> None:
                         assert await places_holding(session, value) == [], (entity, name)
 
         run_db(env.settings.database_url, check)
+
+        original = dict(zip(("contact", "lead"), ORIGINALS, strict=True)).get(kind)
+        if original is not None:  # the value it had before the markers, webhooks included
+            url = env.settings.database_url
+            assert run_db(url, lambda s, o=original: holding(s, o)) == [], kind
 
         again = env.get("admin", f"{path}/export").json()
         assert again["subject"]["erased_at"] is not None
