@@ -7,7 +7,8 @@
    year before (what a suggestion could have caught). Side by side, in the same run and under
    the same exclusions (nothing already bought, nothing inactive, nothing off the account's
    price list): the popularity baseline (the products most accounts of the account's segment
-   bought in the year) and a random pick among the eligible products.
+   bought in the year), a random pick among the eligible products, and, as a ceiling, a pick
+   that knows how the demo generates orders (random among the selling rep's product lines).
 2. Cost: the nightly relearn over every account (seconds), and how much a demo rep's scope grows
    — records and bytes a fresh tablet bootstraps over HTTP before and after the relearn, and
    what an already synced tablet pulls when the suggestions first arrive.
@@ -37,6 +38,8 @@ from sqlalchemy import func, select
 from bench.server_process import ServerProcess
 from client_sdk import FieldClient, MemoryTokenStore
 from server.accounts.models import Account
+from server.auth.models import User
+from server.catalog.models import Product
 from server.db.engine import create_engine, create_sessionmaker
 from server.demo.loader import DEFAULT_SEED, DEMO_PASSWORD, run_demo
 from server.orders.models import Order
@@ -115,6 +118,26 @@ def random_pick(history: History, seed: int) -> dict[str, list[str]]:
     return out
 
 
+def generator_aware(
+    history: History,
+    lines: Mapping[str, str],
+    skills: Mapping[str, Collection[str]],
+    seed: int,
+) -> dict[str, list[str]]:
+    """A reference no real method has: it knows how the demo draws an order's products — three
+    lines in four from the selling rep's product lines, evenly within a line — and picks five
+    eligible products of those lines at random. What the demo lets any method reach."""
+    rng = random.Random(seed)
+    ids = sorted(history.products)
+    out = {}
+    for account, items in sorted(history.bought.items()):
+        ok = _eligible(history, account, items)
+        mine = set(skills.get(account, ()))
+        eligible = [p for p in ids if ok(p) and lines.get(p) in mine]
+        out[account] = rng.sample(eligible, min(TOP, len(eligible)))
+    return out
+
+
 def score(picks: Mapping[str, list[str]], truth: Mapping[str, set[str]]) -> dict[str, Any]:
     precision, recall, hits = [], [], 0
     for account, wanted in truth.items():
@@ -146,6 +169,17 @@ async def accuracy(url: str, holdout_days: int, seed: int) -> dict[str, Any]:
             learned_on = await load_history(session, now=cut)
             held_out = await load_history(session, now=end, window_days=holdout_days)
             segments = dict((await session.execute(select(Account.id, Account.segment))).all())
+            lines = dict((await session.execute(select(Product.id, Product.product_line))).all())
+            # The rep who sold to the account last, and that rep's product lines.
+            sellers = (
+                await session.execute(
+                    select(Order.account_id, User.skills)
+                    .join(User, User.id == Order.rep_id)
+                    .where(func.coalesce(Order.submitted_at, Order.created_at) < cut)
+                    .order_by(func.coalesce(Order.submitted_at, Order.created_at))
+                )
+            ).all()
+            skills = {account: rep_skills for account, rep_skills in sellers}
             await session.rollback()
     finally:
         await engine.dispose()
@@ -165,6 +199,7 @@ async def accuracy(url: str, holdout_days: int, seed: int) -> dict[str, Any]:
         "learner": {a: [s.product_id for s in found] for a, found in learned.items()},
         "segment_popularity": popularity(learned_on, segments),
         "random": random_pick(learned_on, seed),
+        "generator_aware_reference": generator_aware(learned_on, lines, skills, seed),
     }
     kinds: dict[str, int] = {}
     for found in learned.values():
@@ -281,8 +316,6 @@ def has_suggestions(url: str) -> bool:
 
 
 def records_of(url: str, username: str) -> int:
-    from server.auth.models import User
-
     async def main() -> int:
         engine = create_engine(url, null_pool=True)
         try:

@@ -13,6 +13,7 @@ Per entity (the "Scope" column of docs/conflict-rules.md):
     product, price_list, price      public
     account                         territory (and its region)
     contact                         the account's territory
+    suggestion                      the account's territory (read-only for devices)
     visit, order                    the rep (and the rep's region)
     visit_note, order_line          as the parent visit / order
     ticket                          the opener, and the account's territory

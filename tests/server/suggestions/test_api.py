@@ -193,3 +193,28 @@ def test_the_acceptance_view_refuses_reps_and_a_backwards_period(
         headers=_as(settings, world, "mgr_north"),
     )
     assert garbled.status_code == 400 and "since" in garbled.text
+
+
+def test_an_account_moved_to_another_territory_takes_its_suggestions_along(
+    client: TestClient[Litestar],
+    rep: FieldClient,
+    world: World,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    north, _ = targets(world)
+    other = _device(client, tmp_path, "rep_n2")
+    try:
+        assert other.records.all("suggestion") == []
+        moved = client.patch(
+            f"/api/v1/accounts/{north}",
+            json={"territory_id": world.territories["N2"]},
+            headers=_as(settings, world, "mgr_north"),
+        )
+        assert moved.status_code == 200, moved.text
+        rep.sync()
+        other.sync()
+        assert rep.records.all("suggestion") == []
+        assert [s.get("account_id") for s in other.records.all("suggestion")] == [north]
+    finally:
+        other.close()
