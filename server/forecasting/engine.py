@@ -28,7 +28,7 @@ from server.forecasting.runrate import Z80, SeriesForecast, forecast_many
 
 __all__ = ["ALGORITHM_VERSION", "Computed", "Outcome", "compute", "history_hash"]
 
-ALGORITHM_VERSION = "2"
+ALGORITHM_VERSION = "3"
 """Part of every series hash: bump it when the run-rate methods change, to refit everything."""
 
 
