@@ -26,9 +26,16 @@ from server.forecasting.pipeline import (
 from server.forecasting.reconcile import aggregate, reconcile
 from server.forecasting.runrate import Z80, SeriesForecast, forecast_many
 
-__all__ = ["ALGORITHM_VERSION", "Computed", "Outcome", "compute", "history_hash"]
+__all__ = [
+    "ALGORITHM_VERSION",
+    "Computed",
+    "Outcome",
+    "compute",
+    "history_hash",
+    "node_histories",
+]
 
-ALGORITHM_VERSION = "2"
+ALGORITHM_VERSION = "3"
 """Part of every series hash: bump it when the run-rate methods change, to refit everything."""
 
 
@@ -69,6 +76,15 @@ def history_hash(granularity: str, origin: date, values: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def node_histories(tree: Hierarchy, sales: Sales, granularity: str) -> dict[Key, np.ndarray]:
+    """Every node's history: its reps' histories added up the tree."""
+    zeros = np.zeros(periods_between(sales.start, sales.origin, granularity))
+    leaf_history = {
+        k: sales.history.get(k[1], zeros) if k[0] == "rep" else zeros for k in tree.leaves
+    }
+    return aggregate(tree.parents, leaf_history)
+
+
 def compute(
     tree: Hierarchy,
     sales: Sales,
@@ -79,15 +95,11 @@ def compute(
     cached: dict[Key, tuple[str, SeriesForecast]],
 ) -> Outcome:
     leaves = tree.leaves
-    length = periods_between(sales.start, sales.origin, granularity)
-    zeros_h, zeros_n = np.zeros(horizon), np.zeros(length)
-    leaf_history = {
-        k: sales.history.get(k[1], zeros_n) if k[0] == "rep" else zeros_n for k in leaves
-    }
+    zeros_h = np.zeros(horizon)
     leaf_closed = {
         k: sales.current.get(k[1], zeros_h) if k[0] == "rep" else zeros_h for k in leaves
     }
-    history = aggregate(tree.parents, leaf_history)
+    history = node_histories(tree, sales, granularity)
     closed = aggregate(tree.parents, leaf_closed)
 
     fits: dict[Key, tuple[str, SeriesForecast]] = {}

@@ -11,11 +11,13 @@ import pytest
 
 from server.forecasting.runrate import (
     CANDIDATES,
+    SHRINK_MARGIN,
     SeriesForecast,
     combination_weights,
     forecast_many,
     forecast_one,
 )
+from server.forecasting.synthetic import monthly_histories
 
 MONTHS = 12
 PATTERN = np.array([0.8, 0.9, 1.1, 1.2, 1.1, 1.0, 0.9, 0.7, 1.0, 1.2, 1.1, 0.9])
@@ -184,3 +186,40 @@ def test_a_forecast_records_what_chose_it() -> None:
 def test_an_unknown_method_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown forecasting method"):
         forecast_one([1.0, 2.0], horizon=1, season=MONTHS, method="prophet")
+
+
+def test_ets_takes_one_of_its_three_seasonal_forms_on_a_seasonal_history() -> None:
+    rng = np.random.default_rng(4)
+    t = np.arange(48)
+    y = (300 + 4 * t) * PATTERN[t % 12] * rng.lognormal(0, 0.05, 48)
+    fc = forecast_one(y, horizon=6, season=MONTHS, method="ets")
+    assert fc.params["models"]["ets"] in {"ETS(A,Ad,A)", "ETS(M,Ad,M)", "ETS(M,A,M)"}
+
+
+def test_seasonal_naive_joins_a_combination_that_barely_beat_it_and_only_then() -> None:
+    # Noisy seasonal reps: some series' models lead seasonal naive widely in validation, some
+    # narrowly; only the narrow leads lean on seasonal naive.
+    histories = monthly_histories(40, 36, seed=3)
+    joined = alone = 0
+    for fc in forecast_many(histories, horizon=6, season=MONTHS, workers=1):
+        if fc.method != "combination":
+            continue
+        maes = fc.params["validation_mae"]
+        base = "seasonal_naive" if "seasonal_naive" in maes else "naive"
+        if base in fc.params["weights"]:
+            joined += 1
+            assert fc.params["weights"][base] > 0.0
+            assert maes["combination"] <= maes[base]
+        else:
+            alone += 1
+            assert maes["combination"] <= SHRINK_MARGIN * maes[base] + 0.01
+    assert joined and alone
+
+
+def test_a_history_shorter_than_two_seasons_gets_theta_or_naive() -> None:
+    rng = np.random.default_rng(6)
+    y = 200 + 3 * np.arange(20) + rng.normal(0, 10, 20)
+    fc = forecast_one(y, horizon=6, season=MONTHS)
+    assert fc.method in ("theta", "combination", "naive", "seasonal_naive")
+    assert set(fc.params["weights"]) <= {"theta", "naive", "seasonal_naive"}
+    _sane(fc, 6)
