@@ -32,6 +32,7 @@ from server.demo.records import Row
 from server.demo.targets import set_demo_targets
 from server.forecasting.jobs import recompute_all
 from server.org.models import Region
+from server.suggestions.service import relearn
 from server.sync.index import reindex_all
 
 __all__ = [
@@ -137,6 +138,11 @@ async def load_demo(
             await recompute_all(session, now=now or datetime.now(UTC), trigger="demo")
             await session.commit()
         progress("forecasts", 1, 1)
+        progress("suggestions", 0, 1)
+        # Tablets should offer suggestions on their first sync, not after the first night's
+        # relearn (the job does the same, server/suggestions/jobs.py).
+        await relearn(sessions, now=now or datetime.now(UTC))
+        progress("suggestions", 1, 1)
         progress("statistics", 0, 1)
         async with sessions() as session:
             await _refresh_statistics(session)
