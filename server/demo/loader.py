@@ -85,11 +85,19 @@ def run_demo(
     scale: float = 1.0,
     if_empty: bool = False,
     on_progress: ProgressCallback | None = None,
+    suggestions: bool = True,
 ) -> DemoResult:
     """Migrate the database at ``url`` if needed, then load the demo data set into it."""
     upgrade(url)
     return asyncio.run(
-        load_demo(url, seed=seed, scale=scale, if_empty=if_empty, on_progress=on_progress)
+        load_demo(
+            url,
+            seed=seed,
+            scale=scale,
+            if_empty=if_empty,
+            on_progress=on_progress,
+            suggestions=suggestions,
+        )
     )
 
 
@@ -101,7 +109,10 @@ async def load_demo(
     if_empty: bool = False,
     now: datetime | None = None,
     on_progress: ProgressCallback | None = None,
+    suggestions: bool = True,
 ) -> DemoResult:
+    """``suggestions``: learn the accounts' suggestions once after loading, as the nightly job
+    would (off for a benchmark that measures what that first relearn adds)."""
     engine = create_engine(url, null_pool=True)
     try:
         sessions = create_sessionmaker(engine)
@@ -138,11 +149,12 @@ async def load_demo(
             await recompute_all(session, now=now or datetime.now(UTC), trigger="demo")
             await session.commit()
         progress("forecasts", 1, 1)
-        progress("suggestions", 0, 1)
-        # Tablets should offer suggestions on their first sync, not after the first night's
-        # relearn (the job does the same, server/suggestions/jobs.py).
-        await relearn(sessions, now=now or datetime.now(UTC))
-        progress("suggestions", 1, 1)
+        if suggestions:
+            progress("suggestions", 0, 1)
+            # Tablets should offer suggestions on their first sync, not after the first night's
+            # relearn (the job does the same, server/suggestions/jobs.py).
+            await relearn(sessions, now=now or datetime.now(UTC))
+            progress("suggestions", 1, 1)
         progress("statistics", 0, 1)
         async with sessions() as session:
             await _refresh_statistics(session)
