@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from server.attachments.blobs import LocalBlobStore
 from server.settings import Settings
 from sync.ids import new_id
 from sync.messages import Applied, Result
 from tests.conftest import make_settings
-from tests.seed import World, seed_world, token_for
+from tests.seed import World
 from tests.server.sync.device import Device
 from tests.stores import Store
 
@@ -34,22 +32,6 @@ def settings(store: Store, tmp_path: Path) -> Settings:
 @pytest.fixture
 def blobs(settings: Settings) -> LocalBlobStore:
     return LocalBlobStore(Path(settings.data_dir) / "attachments")
-
-
-@pytest.fixture
-def world(store: Store) -> World:
-    return seed_world(store.url)
-
-
-@pytest.fixture
-def device_for(
-    client: TestClient[Litestar], settings: Settings, world: World
-) -> Callable[[str], Device]:
-    def make(username: str) -> Device:
-        token, device_id = token_for(settings, world.user(username), device_name=username)
-        return Device(client=client, token=token, device_id=device_id)
-
-    return make
 
 
 @dataclass

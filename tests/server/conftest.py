@@ -1,3 +1,6 @@
+"""Fixtures the server's test areas share: the seeded world and a device of one of its users
+on the sync door."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
