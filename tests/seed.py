@@ -32,7 +32,7 @@ PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 
 # Centres of the seeded territories (real city coordinates).
-_CITIES = {
+CITIES = {
     "N1": ("Hamburg", 53.5511, 9.9937),
     "N2": ("Bremen", 53.0793, 8.8017),
     "S1": ("Munich", 48.1351, 11.5820),
@@ -119,7 +119,7 @@ def seed_world(url: str, *, accounts_per_territory: int = 3) -> World:
             session.add(region)
             await session.flush()
             world.regions[code] = region.id
-        for tcode, (city, lat, lon) in _CITIES.items():
+        for tcode, (city, lat, lon) in CITIES.items():
             region_id = world.regions["NORTH" if tcode.startswith("N") else "SOUTH"]
             territory = Territory(
                 region_id=region_id,

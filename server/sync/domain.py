@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, inspect, or_, select
+from sqlalchemy import bindparam, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import get_history
 
 from server.access import Known, load_parent
+from server.accounts.models import Account
 from server.catalog.models import Price, Product
 from server.db.base import SyncableMixin
 from server.leads.models import Lead
@@ -45,6 +46,7 @@ __all__ = [
     "parent_status",
     "price_draft",
     "verify",
+    "verify_visits",
 ]
 
 logger = logging.getLogger("fieldline.sync.domain")
@@ -100,12 +102,12 @@ async def after_transaction(
     now: datetime,
     known: Known,
     *,
-    verified_later: frozenset[str] = frozenset(),
+    visits_later: bool = False,
 ) -> None:
-    """The domain's work after one client transaction. ``verified_later``: visits a later
-    transaction of the same batch touches again, whose verification that one does (a batch
-    applied whole would overwrite this one's verdict with it: a field day's visit is checked
-    in, noted and checked out in three transactions)."""
+    """The domain's work after one client transaction. ``visits_later``: the caller verifies the
+    visits once the whole batch is applied (``verify_visits``): a push applied whole would
+    overwrite this transaction's verdict with the last one's (a field day's visit is checked in,
+    noted and checked out in three transactions), and visits pushed together judge each other."""
     refused = await refusal(session, touched, claims)
     if refused is not None:
         record_id, detail, field = refused
@@ -120,11 +122,10 @@ async def after_transaction(
         order = await load_parent(session, "order", order_id, known)
         if order is not None:
             await _price(session, order, touched, claims, now)
+    if not visits_later:
+        await verify_visits(session, [o for o in touched if isinstance(o, Visit)], settings, known)
     for obj in touched:
-        if isinstance(obj, Visit):
-            if obj.id not in verified_later:
-                await verify(session, obj, settings, known)
-        elif isinstance(obj, Ticket):
+        if isinstance(obj, Ticket):
             _stamp_state(obj, "status", "resolved_at", {"resolved", "closed"}, now)
         elif isinstance(obj, Opportunity):
             _stamp_state(obj, "stage", "closed_at", {"closed_won", "closed_lost"}, now)
@@ -294,60 +295,133 @@ def _decimal(value: Any) -> Decimal | None:
 
 # Built once: constructing these expressions cost more than running them, on every visit
 # checked in through a push.
-_PREVIOUS_CHECK_IN = (
-    select(
+def _rep_check_ins(rep_id: str, earliest: datetime, latest: datetime, batch_ids: list[str]) -> Any:
+    """The rep's visits that can judge check-ins made between ``earliest`` and ``latest``: every
+    check-in from the last located one before ``earliest`` (the first visit's previous fix) up to
+    ``latest``, and any visit still open at ``earliest`` (an overlap, however old). The batch's
+    own visits are left out of that "last one before": the push holds their newer state."""
+    before = (
+        select(func.max(Visit.check_in_at))
+        .where(
+            Visit.rep_id == rep_id,
+            Visit.check_in_at.is_not(None),
+            Visit.check_in_at < earliest,
+            Visit.check_in_lat.is_not(None),
+            Visit.id.not_in(batch_ids),
+        )
+        .scalar_subquery()
+    )
+    return select(
+        Visit.id,
+        Visit.status,
         Visit.check_in_lat,
         Visit.check_in_lon,
-        Visit.check_in_accuracy_m.label("accuracy"),
-        Visit.check_in_at.label("at"),
-    )
-    .where(
-        Visit.rep_id == bindparam("rep_id"),
-        Visit.id != bindparam("visit_id"),
+        Visit.check_in_accuracy_m,
+        Visit.check_in_at,
+        Visit.check_out_at,
+    ).where(
+        Visit.rep_id == rep_id,
         Visit.check_in_at.is_not(None),
-        Visit.check_in_at < bindparam("at"),
-        Visit.check_in_lat.is_not(None),
-    )
-    .order_by(Visit.check_in_at.desc())
-    .limit(1)
-)
-_OVERLAPPING = (
-    select(Visit.id)
-    .where(
-        Visit.rep_id == bindparam("rep_id"),
-        Visit.id != bindparam("visit_id"),
-        Visit.status != "cancelled",
-        Visit.check_in_at.is_not(None),
-        Visit.check_in_at < bindparam("at"),
+        Visit.check_in_at < latest,
         or_(
+            Visit.check_in_at >= func.coalesce(before, earliest),
             Visit.check_out_at.is_(None),
-            and_(Visit.check_out_at.is_not(None), Visit.check_out_at > bindparam("at")),
+            Visit.check_out_at > earliest,
         ),
     )
-    .limit(1)
-)
+
+
+class _CheckIn(NamedTuple):
+    id: str
+    status: str
+    check_in_lat: float | None
+    check_in_lon: float | None
+    check_in_accuracy_m: float | None
+    check_in_at: datetime
+    check_out_at: datetime | None
 
 
 async def verify(
     session: AsyncSession, visit: Visit, settings: Settings, known: Known | None = None
 ) -> None:
-    """Recompute the visit's verification from the server's own facts. ``known``: records at
-    hand (a push's batch), where the visit's account is looked up first and kept."""
-    if visit.check_in_at is None:
+    """One visit's verification (the REST door): see ``verify_visits``."""
+    await verify_visits(session, [visit], settings, {} if known is None else known)
+
+
+async def verify_visits(
+    session: AsyncSession, visits: list[Visit], settings: Settings, known: Known
+) -> None:
+    """Recompute the visits' verification from the server's own facts: each account's true pin
+    and radius, and the rep's other check-ins (the one before, for the travel speed; any still
+    open, for an overlap). ``known``: records at hand (a push's batch): their state stands over
+    what the database holds, so visits pushed together judge each other as they will be stored.
+
+    One query for the accounts not at hand and one per rep, whatever the number of visits: a
+    field day's push checks in several visits at once."""
+    located = [v for v in visits if v.check_in_at is not None]
+    if not located:
         return
-    at_hand: Known = {} if known is None else known
-    account = await load_parent(session, "account", visit.account_id, at_hand)
-    fix = _check_in_fix(visit)
-    params = {"rep_id": visit.rep_id, "visit_id": visit.id, "at": visit.check_in_at}
-    last = (await session.execute(_PREVIOUS_CHECK_IN, params)).first()
+    missing = {v.account_id for v in located if ("account", v.account_id) not in known}
+    if missing:
+        found = {a.id: a for a in (await session.scalars(_ACCOUNTS, {"ids": sorted(missing)}))}
+        for account_id in missing:
+            known[("account", account_id)] = found.get(account_id)
+    at_hand = {
+        key[1]: obj for key, obj in known.items() if key[0] == "visit" and isinstance(obj, Visit)
+    }
+    for visit in located:
+        at_hand.setdefault(visit.id, visit)
+    by_rep: dict[str, list[Visit]] = {}
+    for visit in located:
+        by_rep.setdefault(visit.rep_id, []).append(visit)
+    for rep_id, mine in by_rep.items():
+        ours = [v for v in at_hand.values() if v.rep_id == rep_id]
+        times = [v.check_in_at for v in mine if v.check_in_at is not None]
+        rows = await session.execute(
+            _rep_check_ins(rep_id, min(times), max(times), [v.id for v in ours])
+        )
+        others = {row.id: _CheckIn(*row) for row in rows}
+        for v in ours:
+            if v.check_in_at is not None:
+                others[v.id] = _CheckIn(
+                    v.id,
+                    v.status,
+                    v.check_in_lat,
+                    v.check_in_lon,
+                    v.check_in_accuracy_m,
+                    v.check_in_at,
+                    v.check_out_at,
+                )
+            else:
+                others.pop(v.id, None)
+        for visit in mine:
+            _judge(visit, known.get(("account", visit.account_id)), others, settings)
+
+
+_ACCOUNTS = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
+
+
+def _judge(visit: Visit, account: Any, others: dict[str, _CheckIn], settings: Settings) -> None:
+    at = visit.check_in_at
+    assert at is not None
+    earlier = [c for c in others.values() if c.id != visit.id and c.check_in_at < at]
+    located = [c for c in earlier if c.check_in_lat is not None]
+    last = max(located, key=lambda c: c.check_in_at, default=None)
     previous = (
-        Fix(lat=last.check_in_lat, lon=last.check_in_lon, accuracy_m=last.accuracy, at=last.at)
-        if last is not None and last.check_in_lon is not None
+        Fix(
+            lat=last.check_in_lat,
+            lon=last.check_in_lon,
+            accuracy_m=last.check_in_accuracy_m,
+            at=last.check_in_at,
+        )
+        if last is not None and last.check_in_lat is not None and last.check_in_lon is not None
         else None
     )
-    overlapping = (await session.execute(_OVERLAPPING, params)).first() is not None
+    overlapping = any(
+        c.status != "cancelled" and (c.check_out_at is None or c.check_out_at > at) for c in earlier
+    )
     result = verify_visit(
-        check_in=fix,
+        check_in=_check_in_fix(visit),
         account_lat=account.lat if account else None,
         account_lon=account.lon if account else None,
         radius_m=account.visit_radius_m if account else 200.0,

@@ -65,6 +65,7 @@ from server.sync.models import (
 )
 from server.sync.ownership import creation_defaults
 from server.sync.scope import known_regions
+from server.visits.models import Visit
 from sync import clock
 from sync.constraints import UUID_PATTERN, Ref, Text, check_value
 from sync.errors import InvalidValue
@@ -292,15 +293,6 @@ async def _push(
         if not all(m.seq in receipts for m in g) and not all(m.seq <= state.last_seq for m in g)
     ]
     batch = await _prefetch(session, [m for g in pending for m in g], trust_creates=not careful)
-    # The fast pass applies the batch whole or not at all, so a visit's verification (three
-    # queries) is done once, by the last transaction that touches it, as its verdict is the one
-    # that stands. The careful pass verifies per transaction: any one of them may be refused.
-    last_touch = (
-        {m.id: index for index, g in enumerate(pending) for m in g if m.entity == "visit"}
-        if not careful
-        else {}
-    )
-    applied = 0
     processed: list[tuple[list[Mutation], _TxOutcome]] = []
     created: list[SyncableMixin] = []
     for group in groups:
@@ -319,12 +311,8 @@ async def _push(
             processed.append((group, reused))
             state.rejected += len(group)
             continue
-        later = frozenset(
-            m.id for m in group if m.entity == "visit" and last_touch.get(m.id, applied) > applied
-        )
-        applied += 1
         outcome = await _apply_group(
-            session, principal, group, settings, now, batch, careful, created, later
+            session, principal, group, settings, now, batch, careful, created
         )
         for m, result in zip(group, outcome.results, strict=True):
             answers[m.seq] = result
@@ -336,6 +324,15 @@ async def _push(
         # The fast pass flushes once, below: observing the batch's latest stamp here puts every
         # stamp the server makes from now on after the device's writes.
         _observe_latest([m for group, _ in processed for m in group], settings)
+        # It applies the batch whole or not at all, so the visits are judged once, as they will
+        # be stored, against each other and the rep's other visits (the careful pass judges
+        # them per transaction: any one of them may be refused).
+        visits = {
+            m.id: batch.get(("visit", m.id)) for g, _ in processed for m in g if m.entity == "visit"
+        }
+        await domain.verify_visits(
+            session, [v for v in visits.values() if isinstance(v, Visit)], settings, batch
+        )
     if not careful:
         try:
             await _insert_created(session, principal, created, batch, now)
@@ -503,11 +500,10 @@ async def _apply_group(
     batch: dict[tuple[str, str], SyncableMixin | None],
     careful: bool,
     created: list[SyncableMixin],
-    verified_later: frozenset[str] = frozenset(),
 ) -> _TxOutcome:
     """``created``: the fast pass collects new records here instead of adding them to the
-    session; ``_insert_created`` writes them. ``verified_later``: visits of this transaction
-    that a later one of the batch verifies (``domain.after_transaction``)."""
+    session; ``_insert_created`` writes them; it verifies the batch's visits once, after its
+    last transaction (``domain.after_transaction``)."""
     outcome = _TxOutcome()
     savepoint = await session.begin_nested() if careful else None
     try:
@@ -540,7 +536,7 @@ async def _apply_group(
             _observe_latest(group, settings)  # before this transaction's flush stamps anything
         try:
             await domain.after_transaction(
-                session, touched, claims, settings, now, batch, verified_later=verified_later
+                session, touched, claims, settings, now, batch, visits_later=not careful
             )
         except domain.DomainRejection as exc:
             culprit = next((m for m in group if m.id == exc.record_id), group[0])

@@ -11,7 +11,7 @@ from server.catalog.models import Price
 from server.orders.models import Order
 from sync.ids import new_id
 from sync.messages import Applied, Rejected
-from tests.seed import World, run_db
+from tests.seed import CITIES, World, run_db
 from tests.server.sync.device import Device
 from tests.stores import Store
 
@@ -102,6 +102,52 @@ def test_a_refused_transaction_leaves_the_visit_verified_by_the_one_before_it(
     rep.pull()
     assert rep.of("visit")[visit]["verified"] is True
     assert rep.of("visit")[visit]["distance_m"] < 50
+
+
+def _two_visits(rep: Device, world: World, territory: str, first: str, second: str) -> list:
+    """A visit at the territory's first account from 09:00, still open, and a second one at
+    09:40 280 km south of it: the second overlaps the first and could not have been reached in
+    time."""
+    _city, lat, lon = CITIES[territory]
+
+    def fields(at_lat: float, at: str) -> dict[str, object]:
+        return {
+            "account_id": world.accounts[territory][0],
+            "status": "in_progress",
+            "check_in_at": at,
+            "check_in_lat": at_lat,
+            "check_in_lon": lon,
+            "check_in_accuracy_m": 8.0,
+        }
+
+    return [
+        rep.upsert("visit", first, fields(lat, "2026-11-23T09:00:00Z")),
+        rep.upsert("visit", second, fields(lat - 2.5, "2026-11-23T09:40:00Z")),
+    ]
+
+
+def test_visits_pushed_together_judge_each_other_as_if_pushed_one_by_one(
+    device_for: Callable[[str], Device], world: World
+) -> None:
+    together, apart = device_for("rep_n1"), device_for("rep_n2")
+    a, b = new_id(), new_id()
+    pushed = together.push(*_two_visits(together, world, "N1", a, b))
+    assert all(isinstance(r, Applied) for r in pushed)
+    together.pull()
+    second = together.of("visit")[b]
+    assert {"impossible_travel", "overlapping_visit"} <= set(second["flags"])
+    assert second["verified"] is False
+    # The same two visits by another rep, one push each: the same verdicts.
+    c, d = new_id(), new_id()
+    for mutation in _two_visits(apart, world, "N2", c, d):
+        apart.push(mutation)
+    apart.pull()
+    for pushed_together, pushed_apart in ((a, c), (b, d)):
+        judged = apart.of("visit")[pushed_apart]
+        assert {k: judged[k] for k in ("flags", "verified", "verification_score")} == {
+            k: together.of("visit")[pushed_together][k]
+            for k in ("flags", "verified", "verification_score")
+        }
 
 
 def _order(
