@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import record as audit
 from server.auth.models import ApiKey, Device, Role, User
-from server.auth.passwords import hash_password, needs_rehash, verify_password
+from server.auth.passwords import hash_password, hashing, needs_rehash, verify_password
 from server.auth.principal import Principal
 from server.auth.ratelimit import check_login_allowed, note_attempt
 from server.auth.schemas import (
@@ -154,7 +154,7 @@ async def login(
         else None
     )
     # Always verify (against a dummy hash when the user is unknown) so timing tells nothing.
-    password_ok = verify_password(user.password_hash if user else None, password)
+    password_ok = await hashing(verify_password, user.password_hash if user else None, password)
     if user is None or not password_ok or not user.active:
         reason = "unknown_user" if user is None else "inactive" if password_ok else "bad_password"
         note_attempt(session, username=username, ip=ip, success=False, now=now)
@@ -185,7 +185,7 @@ async def login(
         await session.commit()
         raise Forbidden(f"a {user.role!s} cannot sign in here")
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hashing(hash_password, password)
 
     device: Device | None = None
     if device_id:
@@ -338,14 +338,14 @@ async def change_password(
             f"too many failed attempts; try again in {refusal.retry_after_s} s",
             headers={"Retry-After": str(refusal.retry_after_s)},
         )
-    if not verify_password(user.password_hash, data.current_password):
+    if not await hashing(verify_password, user.password_hash, data.current_password):
         note_attempt(session, username=user.username, ip=ip, success=False, now=now)
         await audit(session, "auth.password_change_failed", actor=principal, ip=ip)
         await session.commit()
         raise BadRequest("the current password is wrong", field="current_password")
     if data.new_password == data.current_password:
         raise BadRequest("the new password must differ from the current one", field="new_password")
-    user.password_hash = hash_password(data.new_password)
+    user.password_hash = await hashing(hash_password, data.new_password)
     # Other devices keep working until now; a changed password should end them.
     others = (
         await session.execute(

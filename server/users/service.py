@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import record as audit
 from server.auth.models import Role, User
-from server.auth.passwords import hash_password
+from server.auth.passwords import hash_password, hashing
 from server.auth.principal import Principal
 from server.errors import BadRequest, Conflict, NotFound
 from server.org.models import Region, Territory
@@ -94,7 +94,7 @@ async def create_user(
     fields: dict[str, Any] = msgspec.structs.asdict(data)
     fields.pop("password")
     fields.update(region_id=region_id, territory_id=territory_id)
-    user = User(**fields, password_hash=hash_password(data.password))
+    user = User(**fields, password_hash=await hashing(hash_password, data.password))
     session.add(user)
     try:
         async with session.begin_nested():

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from argon2 import PasswordHasher, Type, extract_parameters
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.auth import passwords
+from server.auth.models import User
 from server.settings import Settings
-from tests.seed import PASSWORD, auth_headers, seed_world, token_for
+from tests.seed import PASSWORD, auth_headers, run_db, seed_world, token_for
 from tests.server.auth.helpers import audit_actions, login
 from tests.stores import Store
 
@@ -54,3 +58,36 @@ def test_a_new_password_under_ten_characters_is_400(
     response = _change(client, token, PASSWORD, "short")
     assert response.status_code == 400
     assert response.json()["field"] == "new_password"
+
+
+def test_a_hash_made_with_other_argon2_parameters_still_signs_in_and_is_replaced(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = seed_world(store.url)
+    older = PasswordHasher(time_cost=1, memory_cost=16, parallelism=2).hash(PASSWORD)
+
+    async def stored(session: AsyncSession, value: str | None = None) -> str:
+        user = await session.get(User, world.user("rep_n1"))
+        assert user is not None
+        if value is not None:
+            user.password_hash = value
+            await session.commit()
+        return user.password_hash
+
+    run_db(store.url, lambda session: stored(session, older))
+    assert login(client).status_code == 200
+    now = run_db(store.url, stored)
+    assert now != older and not passwords.needs_rehash(now)
+    assert passwords.verify_password(now, PASSWORD)
+
+
+def test_production_hashes_use_owasps_argon2id_configuration() -> None:
+    # The timing-equaliser hash is made at import by the production hasher (tests swap in a
+    # cheaper one afterwards).
+    params = extract_parameters(passwords._DUMMY_HASH)
+    assert (params.type, params.memory_cost, params.time_cost, params.parallelism) == (
+        Type.ID,
+        19 * 1024,
+        2,
+        1,
+    )

@@ -221,7 +221,7 @@ def build(settings: Settings) -> tuple[Records, Callers]:
 def cheap_argon2() -> Iterator[None]:
     """Argon2id with the smallest cost parameters, so tests that log in many times stay fast.
     Hashes keep the production format and are verified for real; only the work factor drops
-    (production keeps argon2-cffi's RFC 9106 defaults)."""
+    (production keeps OWASP's configuration, server/auth/passwords.py)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
             passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
