@@ -1,7 +1,7 @@
 """Fieldline side by side with PouchDB: the same work, the same machine, alternating, one run.
 
     python -m bench.peer_compare --peer DIR [--sizes 10000 50000] [--repeat 2]
-                                 [--database-url postgresql+asyncpg://…]
+                                 [--database-url postgresql+asyncpg://…/any]
 
 ``DIR`` is a copy of the pinned PouchDB harness (pouchdb-node 9 against pouchdb-server 4.2, with
 its ``node_modules`` installed: ``npm ci``); for each size and repetition this runs its
@@ -38,6 +38,8 @@ on a fresh store; its CPU time is read per phase.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -45,11 +47,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from bench.real_workload import MeteredServer, WireMeter
 from client_sdk.client import FieldClient
@@ -259,6 +265,35 @@ def run_fieldline(n: int, database_url: str | None, workdir: Path) -> dict[str, 
     return out
 
 
+@contextmanager
+def _fresh(database_url: str | None) -> Iterator[str | None]:
+    """An empty PostgreSQL database for one run, made beside the one ``database_url`` names
+    (which only has to exist) and dropped afterwards; None (SQLite in the run's directory)
+    without a URL."""
+    if database_url is None:
+        yield None
+        return
+    url = make_url(database_url)
+    name = f"{url.database}_run_{os.getpid()}_{next(_RUNS)}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_RUNS = itertools.count(1)
+
+
 def _ratios(fieldline: dict[str, Any], pouch: dict[str, Any]) -> dict[str, Any]:
     def rate(phase: str) -> float:
         return float(pouch[phase]["docs_per_s"])
@@ -306,11 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer", type=Path, help="the PouchDB harness, installed (npm ci)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--database-url", help="an empty PostgreSQL database (else SQLite)")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL database (else SQLite); each run gets an empty one made beside it",
+    )
     args = parser.parse_args(argv)
-    if args.database_url:
-        # Each Fieldline run needs an empty database: one per run, dropped afterwards.
-        print("--database-url: runs reuse the database; give a fresh one per size", file=sys.stderr)
     runs = []
     for n in args.sizes:
         for repetition in range(1, args.repeat + 1):
@@ -320,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"pouchdb N={n} #{repetition}", file=sys.stderr)
                 row["pouchdb"] = run_peer(args.peer, n)
             print(f"fieldline N={n} #{repetition}", file=sys.stderr)
-            with tempfile.TemporaryDirectory() as tmp:
-                row["fieldline"] = run_fieldline(n, args.database_url, Path(tmp))
+            with tempfile.TemporaryDirectory() as tmp, _fresh(args.database_url) as url:
+                row["fieldline"] = run_fieldline(n, url, Path(tmp))
             if args.peer:
                 row["ratios"] = _ratios(row["fieldline"], row["pouchdb"])
             runs.append(row)

@@ -578,6 +578,18 @@ async def _region_page(
             min_step=step,
         ),
     }
+    if kind == "orders":
+        context["uptake_chart"] = {
+            name: bar_chart(
+                week_labels,
+                {"suggested": report.uptake.by_week},
+                value=lambda v: fmt.money(v, True),
+                width=width,
+                height=height,
+                label_every=max(1, math.ceil(len(week_labels) / every)),
+            )
+            for name, width, height, every in (("wide", 1100, 220, 14), ("narrow", 360, 200, 4))
+        }
     return _page(
         f"{kind}.html",
         request,

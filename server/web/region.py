@@ -19,9 +19,10 @@ from server.accounts.models import Account
 from server.auth.principal import Principal
 from server.forecasting import reports
 from server.forecasting.reports import Scope
-from server.orders.models import Order
+from server.orders.models import Order, OrderLine
 from server.org.models import Territory
 from server.scoping import visible
+from server.suggestions import service as suggestions
 from server.targets.service import COUNTED_STATUSES, Member, region_members
 from server.tickets.models import Ticket
 from server.visits.models import Visit
@@ -221,6 +222,26 @@ class RepOrders:
     counts: Counter[str] = field(default_factory=Counter)
     value: float = 0.0
     """Counted sales: submitted, accepted, fulfilled, invoiced."""
+    suggested: float = 0.0
+    """Of those, the lines taken from a cross-sell suggestion."""
+
+
+@dataclass
+class Uptake:
+    """Cross-sell suggestions in the selection: how many were offered to its accounts in the
+    period, how many an order line was taken from, and what those lines sold
+    (docs/suggestions.md)."""
+
+    offered: int
+    accepted: int
+    lines: int
+    revenue: float
+    by_week: list[float]
+    """Line totals of suggested lines, by week of their order's submission."""
+
+    @property
+    def rate(self) -> float | None:
+        return self.accepted / self.offered if self.offered else None
 
 
 @dataclass
@@ -234,6 +255,12 @@ class OrdersReport:
     oldest_waiting: datetime | None
     by_rep: list[RepOrders]
     recent: list[tuple[Order, str, str]]
+    uptake: Uptake
+
+    @property
+    def suggested_share(self) -> float | None:
+        """The share of counted sales that came from suggested lines."""
+        return self.uptake.revenue / self.sold if self.sold else None
 
     @property
     def sold(self) -> float:
@@ -321,8 +348,10 @@ async def orders_report(
             .limit(30)
         )
     ).all()
+    uptake = await _uptake(session, principal, f, by_rep)
     return OrdersReport(
         filters=f,
+        uptake=uptake,
         counts=counts,
         values=dict(values),
         by_week=by_week,
@@ -331,6 +360,55 @@ async def orders_report(
         oldest_waiting=oldest,
         by_rep=sorted(by_rep.values(), key=lambda r: -r.value),
         recent=[(o, account, f.names.get(o.rep_id, "?")) for o, account in recent_rows],
+    )
+
+
+async def _uptake(
+    session: AsyncSession, principal: Principal, f: Filters, by_rep: dict[str, RepOrders]
+) -> Uptake:
+    """Suggestions offered to the selection's territories in the period, and the counted lines
+    of the selected reps' orders that were taken from one (each rep's share added to
+    ``by_rep``)."""
+    if f.territory_id is not None:
+        territories = [f.territory_id]
+    elif f.rep_id is not None:
+        territories = [m.territory_id for m in f.members if m.id == f.rep_id and m.territory_id]
+    else:
+        territories = [tid for tid, _ in f.territories]
+    made = await suggestions.acceptance(
+        session, principal, since=f.utc_start, until=f.utc_end, territory_ids=territories
+    )
+    lines = (
+        await session.execute(
+            select(Order.rep_id, Order.submitted_at, cast(OrderLine.line_total, Float))
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(
+                OrderLine.suggestion_id.is_not(None),
+                OrderLine.deleted_at.is_(None),
+                Order.rep_id.in_(f.rep_ids),
+                visible(principal, Order),
+                Order.deleted_at.is_(None),
+                Order.status.in_(COUNTED_STATUSES),
+                Order.submitted_at >= f.utc_start,
+                Order.submitted_at < f.utc_end,
+            )
+        )
+    ).all()
+    by_week = [0.0] * len(f.weeks)
+    revenue = 0.0
+    for rep_id, submitted, total in lines:
+        total = total or 0.0
+        revenue += total
+        by_rep[rep_id].suggested += total
+        index = f.week_of(submitted)
+        if 0 <= index < len(by_week):
+            by_week[index] += total
+    return Uptake(
+        offered=made.offered,
+        accepted=made.accepted,
+        lines=len(lines),
+        revenue=revenue,
+        by_week=by_week,
     )
 
 

@@ -14,7 +14,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.orders.models import Order
+from server.orders.models import Order, OrderLine
+from server.suggestions.models import Suggestion
 from server.tickets.models import Ticket
 from server.visits.models import Visit
 from tests.seed import PASSWORD, World, run_db, seed_world
@@ -204,3 +205,66 @@ def test_a_count_chart_steps_by_whole_numbers(client: TestClient[Litestar], stor
     wide = page.split('class="chart bars wide"')[1].split("</svg>")[0]
     ticks = re.findall(r'class="axis-label"[^>]*text-anchor="end">([^<]*)<', wide)
     assert ticks == ["0", "1"]
+
+
+def test_the_orders_page_shows_how_many_suggestions_reps_took_up_and_what_they_sold(
+    client: TestClient[Litestar], store: Store
+) -> None:
+    world = seed_world(store.url)
+    now = datetime.now(UTC)
+
+    async def work(session: AsyncSession) -> None:
+        offered = [
+            Suggestion(
+                account_id=world.accounts[territory][0],
+                product_id=world.products[n],
+                kind="cross_sell",
+                rank=n + 1,
+                reason="bought by accounts like this one",
+                score=0.5,
+                computed_at=now,
+            )
+            for territory in ("N1", "S1")
+            for n in range(2)
+        ]
+        session.add_all(offered)
+        await session.flush()
+        for username, territory, suggestion, status in (
+            ("rep_n1", "N1", offered[0], "accepted"),
+            ("rep_n1", "N1", offered[1], "draft"),  # not sold: does not count
+            ("rep_s1", "S1", offered[2], "accepted"),  # another region
+        ):
+            order = Order(
+                account_id=world.accounts[territory][0],
+                rep_id=world.user(username),
+                status=status,
+                total=Decimal("300"),
+                submitted_at=now - timedelta(days=1),
+            )
+            session.add(order)
+            await session.flush()
+            for line_no, suggested in ((1, suggestion.id), (2, None)):
+                session.add(
+                    OrderLine(
+                        order_id=order.id,
+                        product_id=world.products[line_no],
+                        line_no=line_no,
+                        quantity=1,
+                        unit_price=Decimal("100") * line_no,
+                        line_total=Decimal("100") * line_no,
+                        suggestion_id=suggested,
+                    )
+                )
+
+    run_db(store.url, work)
+    _sign_in(client, "mgr_north")
+    page = client.get("/manager/orders").text
+    assert _value(page, "uptake-counts") == "1 of 2 suggestions"  # the North's two
+    assert _value(page, "uptake-rate") == "50.0%"
+    assert _value(page, "uptake-revenue") == "€100"  # the suggested line of the sold order
+    assert 'class="bar n-suggested"' in page
+    south = client.get(f"/manager/orders?territory={world.territories['N2']}").text
+    assert _value(south, "uptake-counts") == "0 of 0 suggestions"
+    assert _value(south, "uptake-rate") == "–"
+    rows = re.findall(r"<tr><td><a [^>]*>([^<]*)</a></td><td class=\"num\">([^<]*)</td>", page)
+    assert ("Rep Hamburg", "€100") in rows
