@@ -23,6 +23,7 @@ from client_sdk.store import Store
 from client_sdk.suggestions import SuggestionView, ranked
 from sync.domain.consent import current_consent
 from sync.domain.pricing import LineInput, OrderTotals, price_order
+from sync.domain.suggestions import misfit
 from sync.domain.visits import Fix, Verification, plan_route, verify_visit
 from sync.errors import IllegalTransition, PricingError
 from sync.ids import new_id
@@ -638,13 +639,15 @@ class Field:
         """A line names a suggestion this device holds, for its product and account: an
         acceptance counted for the wrong suggestion would be worse than none."""
         suggestion = self._get("suggestion", suggestion_id)
-        if suggestion.get("product_id") != product_id or (
-            account_id is not None and suggestion.get("account_id") != account_id
-        ):
-            raise LocalRuleViolation(
-                f"suggestion {suggestion_id} is not for this product and account",
-                field="suggestion_id",
-            )
+        why = misfit(
+            suggestion_id,
+            suggestion.get("product_id"),
+            suggestion.get("account_id"),
+            product_id,
+            account_id,
+        )
+        if why is not None:
+            raise LocalRuleViolation(why, field="suggestion_id")
 
     def update_line(
         self,

@@ -88,9 +88,13 @@ class Text:
 
 @dataclass(frozen=True)
 class Ref:
-    """The id of another record (or of this one): canonical UUID text."""
+    """The id of another record (or of this one): canonical UUID text. A writer checks that the
+    record exists and is live, unless ``past``: a record that existed may since have been
+    deleted (an order line names the suggestion it was taken from, and a rep offline overnight
+    pushes it after the nightly job withdrew that suggestion)."""
 
     entity: str
+    past: bool = False
 
     def check(self, field: str, value: Any) -> None:
         if type(value) is not str or _UUID.match(value) is None:
@@ -225,8 +229,9 @@ def describe(constraint: Constraint) -> str:
         case Text(min_length=low, max_length=high, hint=hint):
             text = f"text of {low}–{high} characters" if low else f"text of ≤ {high} characters"
             return f"{text}, {hint}" if hint else text
-        case Ref(entity=entity):
-            return f"{'an' if entity[0] in 'aeiou' else 'a'} {entity} id"
+        case Ref(entity=entity, past=past):
+            named = f"{'an' if entity[0] in 'aeiou' else 'a'} {entity} id"
+            return f"{named}, which may since have been deleted" if past else named
         case Number(ge=low, le=high, integer=whole):
             return f"{'a whole number' if whole else 'a number'} {_n(low)}–{_n(high)}"
         case Money(ge=low, le=high, places=places):

@@ -31,6 +31,10 @@ class OrderLineIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     line_no: LineNo | None = None
     """Defaults to the line's position (1, 2, 3…). In a PATCH, a line with the line_no of an
     existing line replaces it."""
+    suggestion_id: Id | None = None
+    """The account's cross-sell suggestion the line was taken from (it must be for this product
+    and the order's account; one the nightly job has withdrawn since is still accepted). Written
+    once: a PATCH that replaces a line keeps the suggestion it already names."""
 
 
 class OrderLineOut(msgspec.Struct, kw_only=True):
@@ -41,6 +45,7 @@ class OrderLineOut(msgspec.Struct, kw_only=True):
     unit_price: Decimal
     discount_pct: Decimal
     line_total: Decimal
+    suggestion_id: str | None = None
 
 
 class OrderOut(msgspec.Struct, kw_only=True):

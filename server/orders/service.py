@@ -29,7 +29,9 @@ from server.org.models import Region
 from server.pagination import Page, paginate
 from server.rest import check_initial, check_move, check_patch, claim_id, to_decimal, to_out
 from server.scoping import get_visible, scoped_select
+from server.suggestions.models import Suggestion
 from server.sync.domain import price_draft
+from sync.domain.suggestions import misfit
 from sync.errors import PricingError
 
 __all__ = ["create_order", "get_order", "list_orders", "order_out", "update_order"]
@@ -115,6 +117,36 @@ async def _price_list_for(
     return await session.get(PriceList, region_list) if region_list else None
 
 
+async def _check_suggestions(
+    session: AsyncSession, lines: Sequence[OrderLineIn], account_id: str
+) -> None:
+    """Each suggestion a line names exists (withdrawn ones too: a rep may have taken the line
+    before the nightly job replaced it) and is for the line's product and the order's account,
+    the rule every door applies (sync/domain/suggestions.py)."""
+    named = {line.suggestion_id for line in lines if line.suggestion_id is not None}
+    if not named:
+        return
+    found = {
+        s.id: s
+        for s in (
+            await session.execute(select(Suggestion).where(Suggestion.id.in_(named)))
+        ).scalars()
+    }
+    for i, line in enumerate(lines):
+        if line.suggestion_id is None:
+            continue
+        suggestion = found.get(line.suggestion_id)
+        if suggestion is None:
+            raise NotFound(
+                f"no suggestion with id {line.suggestion_id}", field=f"lines[{i}].suggestion_id"
+            )
+        why = misfit(
+            suggestion.id, suggestion.product_id, suggestion.account_id, line.product_id, account_id
+        )
+        if why is not None:
+            raise UnprocessableEntity(why, field=f"lines[{i}].suggestion_id")
+
+
 async def _check_products(session: AsyncSession, lines: Sequence[OrderLineIn]) -> None:
     wanted = {line.product_id for line in lines}
     known = set(
@@ -194,6 +226,7 @@ async def create_order(session: AsyncSession, principal: Principal, data: OrderC
     check_initial("order", data.status, principal)
     numbered = _numbered(data.lines)
     await _check_products(session, data.lines)
+    await _check_suggestions(session, data.lines, data.account_id)
     price_list = await _price_list_for(session, principal, data.price_list_id, rep)
     now = utcnow()
     order = Order(
@@ -214,6 +247,7 @@ async def create_order(session: AsyncSession, principal: Principal, data: OrderC
             product_id=line.product_id,
             quantity=line.quantity,
             discount_pct=to_decimal(line.discount_pct),
+            suggestion_id=line.suggestion_id,
         )
         for line_no, line in numbered
     ]
@@ -253,6 +287,7 @@ async def update_order(
         repricing = True
     if patch.lines is not msgspec.UNSET:
         await _check_products(session, patch.lines)
+        await _check_suggestions(session, patch.lines, order.account_id)
         by_no = {line.line_no: line for line in lines}
         for line_no, given in _numbered(patch.lines, set(by_no)):
             line = by_no.get(line_no)
@@ -264,6 +299,13 @@ async def update_order(
             line.product_id = given.product_id
             line.quantity = given.quantity
             line.discount_pct = to_decimal(given.discount_pct)
+            if given.suggestion_id not in (None, line.suggestion_id):
+                if line.suggestion_id is not None:  # written once, as on every door
+                    raise Conflict(
+                        f"line {line_no} already names suggestion {line.suggestion_id}",
+                        field="lines.suggestion_id",
+                    )
+                line.suggestion_id = given.suggestion_id
         repricing = True
     if patch.notes is not msgspec.UNSET:
         order.notes = patch.notes

@@ -35,6 +35,7 @@ from server.settings import Settings
 from server.tickets.models import Ticket
 from server.visits.models import Visit
 from sync.domain.pricing import LineInput, OrderTotals, price_order, repricing_diff
+from sync.domain.suggestions import misfit
 from sync.domain.visits import Fix, verify_visit
 from sync.errors import PricingError
 from sync.messages import Mutation, RejectReason
@@ -122,6 +123,9 @@ async def after_transaction(
         order = await load_parent(session, "order", order_id, known)
         if order is not None:
             await _price(session, order, touched, claims, now)
+    for obj in touched:
+        if isinstance(obj, OrderLine) and obj.suggestion_id is not None:
+            await _check_suggestion(session, obj, claims, known)
     if not visits_later:
         await verify_visits(session, [o for o in touched if isinstance(o, Visit)], settings, known)
     for obj in touched:
@@ -131,6 +135,30 @@ async def after_transaction(
             _stamp_state(obj, "stage", "closed_at", {"closed_won", "closed_lost"}, now)
         elif isinstance(obj, Lead) and obj.status == "contacted" and obj.contacted_at is None:
             obj.contacted_at = now
+
+
+async def _check_suggestion(
+    session: AsyncSession,
+    line: OrderLine,
+    claims: dict[tuple[str, str], dict[str, Any]],
+    known: Known,
+) -> None:
+    """The suggestion a line names is for its product and its order's account (the rule every
+    door applies, sync/domain/suggestions.py). Only when this transaction names it: it is
+    written once, and the line's product may change later, as on the device."""
+    if "suggestion_id" not in claims.get(("order_line", line.id), {}):
+        return
+    suggestion = await load_parent(session, "suggestion", line.suggestion_id, known)
+    order = await load_parent(session, "order", line.order_id, known)
+    why = misfit(
+        line.suggestion_id or "",
+        suggestion.product_id if suggestion is not None else None,
+        suggestion.account_id if suggestion is not None else None,
+        line.product_id,
+        order.account_id if order is not None else None,
+    )
+    if why is not None:
+        raise DomainRejection(line.id, "validation", why, "suggestion_id")
 
 
 def _stamp_state(obj: Any, status: str, stamp: str, states: set[str], now: datetime) -> None:

@@ -445,7 +445,7 @@ async def _prefetch(
         else:
             wanted.setdefault(m.entity, set()).add(m.id)
         if isinstance(m, Upsert):
-            for name, parent in _references(m.entity) if m.entity in RULES else ():
+            for name, parent, _past in _references(m.entity) if m.entity in RULES else ():
                 value = m.fields.get(name)
                 # Only what can be an id is looked up: anything else (text with a NUL byte,
                 # which PostgreSQL cannot even compare) is refused by the field's check.
@@ -871,21 +871,22 @@ def _column_default(entity: str, name: str) -> Any:
 async def _check_references(session: AsyncSession, mutation: Upsert, known: Known) -> None:
     """Every synced record a pushed value names exists and is live: an id that does not is
     out of scope, as REST answers it (404), whoever pushes it."""
-    for name, target in _references(mutation.entity):
+    for name, target, past in _references(mutation.entity):
         value = mutation.fields.get(name)
         if value is None:
             continue
         key = (target, value)
         found = known[key] if key in known else await load_parent(session, target, value, known)
-        if found is None or found.deleted_at is not None:
+        if found is None or (found.deleted_at is not None and not past):
             raise _TxRefused(mutation, "out_of_scope", f"no {target} with id {value}", field=name)
 
 
 @cache
-def _references(entity: str) -> tuple[tuple[str, str], ...]:
-    """(field, entity) for each field of ``entity`` that names a synced record."""
+def _references(entity: str) -> tuple[tuple[str, str, bool], ...]:
+    """(field, entity, whether a deleted record may be named) for each field of ``entity`` that
+    names a synced record."""
     return tuple(
-        (name, rule.check.entity)
+        (name, rule.check.entity, rule.check.past)
         for name, rule in RULES[entity].fields.items()
         if isinstance(rule.check, Ref) and rule.check.entity in RULES
     )

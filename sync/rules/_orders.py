@@ -126,7 +126,7 @@ ENTITIES = (
             "unit_price": MONEY,
             "discount_pct": PERCENT,
             "line_total": MONEY,
-            "suggestion_id": Ref("suggestion"),
+            "suggestion_id": Ref("suggestion", past=True),
         },
         optional="suggestion_id",
         access=AS_PARENT,

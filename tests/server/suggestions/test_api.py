@@ -4,7 +4,7 @@ order taken from one is counted as an acceptance in the managers' view."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,10 +16,14 @@ from client_sdk import FieldClient, MemoryTokenStore, RetryPolicy
 from client_sdk.errors import LocalRuleViolation
 from server.orders.models import OrderLine
 from server.settings import Settings
+from server.suggestions.models import Suggestion
+from sync.ids import new_id
+from sync.messages import Rejected
 from tests.client_sdk.helpers import rows
 from tests.seed import PASSWORD, World, auth_headers, seed_world, token_for
 from tests.server.suggestions.history import buy, seed_history, targets
 from tests.server.suggestions.test_relearn import learn_now
+from tests.server.sync.device import Device
 from tests.stores import Store
 
 
@@ -218,3 +222,96 @@ def test_an_account_moved_to_another_territory_takes_its_suggestions_along(
         assert [s.get("account_id") for s in other.records.all("suggestion")] == [north]
     finally:
         other.close()
+
+
+def test_an_order_taken_offline_from_a_suggestion_withdrawn_meanwhile_still_lands(
+    rep: FieldClient, world: World, store: Store
+) -> None:
+    north, _ = targets(world)
+    [view] = rep.suggestions(north)
+    order = rep.take_order(north, [(view.product.id, 2, view.id)])
+    # Overnight, before the tablet syncs, another order buys the product and the job withdraws
+    # the suggestion.
+    buy(store.url, world, north, [2], days_ago=1)
+    learn_now(store.url)
+    [withdrawn] = rows(store.url, Suggestion, id=view.id)
+    assert withdrawn.deleted_at is not None
+    report = rep.sync()
+    assert report.rejected == 0, rep.rejected()
+    [line] = rows(store.url, OrderLine, order_id=order.id)
+    assert line.suggestion_id == view.id
+
+
+def _suggested(client: TestClient[Litestar], settings: Settings, world: World) -> dict:
+    north, _ = targets(world)
+    [item] = client.get(
+        f"/api/v1/accounts/{north}/suggestions", headers=_as(settings, world, "rep_n1")
+    ).json()["items"]
+    return item
+
+
+def test_a_rest_order_line_names_its_suggestion_and_counts_as_taken_up(
+    client: TestClient[Litestar], world: World, settings: Settings
+) -> None:
+    north, _ = targets(world)
+    item = _suggested(client, settings, world)
+    created = client.post(
+        "/api/v1/orders",
+        json={
+            "account_id": north,
+            "status": "submitted",
+            "lines": [
+                {"product_id": item["product_id"], "quantity": 2, "suggestion_id": item["id"]}
+            ],
+        },
+        headers=_as(settings, world, "rep_n1"),
+    )
+    assert created.status_code == 201, created.text
+    assert [line["suggestion_id"] for line in created.json()["lines"]] == [item["id"]]
+    taken = client.get(
+        "/api/v1/suggestions/acceptance", headers=_as(settings, world, "mgr_north")
+    ).json()
+    assert (taken["accepted"], taken["lines"]) == (1, 1)
+
+
+def test_a_line_naming_another_products_suggestion_is_refused_by_every_door(
+    client: TestClient[Litestar],
+    world: World,
+    settings: Settings,
+    store: Store,
+    device_for: Callable[[str], Device],
+) -> None:
+    north, _ = targets(world)
+    item = _suggested(client, settings, world)
+    refused = client.post(
+        "/api/v1/orders",
+        json={
+            "account_id": north,
+            "lines": [
+                {"product_id": world.products[0], "quantity": 1, "suggestion_id": item["id"]}
+            ],
+        },
+        headers=_as(settings, world, "rep_n1"),
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "lines[0].suggestion_id"
+    rep = device_for("rep_n1")
+    order, tx = new_id(), new_id()
+    results = rep.push(
+        rep.upsert("order", order, {"account_id": north, "status": "draft"}, tx=tx),
+        rep.upsert(
+            "order_line",
+            new_id(),
+            {
+                "order_id": order,
+                "product_id": world.products[0],
+                "quantity": 1,
+                "line_no": 1,
+                "suggestion_id": item["id"],
+            },
+            tx=tx,
+        ),
+    )
+    assert all(isinstance(r, Rejected) for r in results)
+    assert results[1].field == "suggestion_id" and "not for this product" in results[1].detail
+    assert rows(store.url, OrderLine, order_id=order) == []
