@@ -55,6 +55,7 @@ __all__ = [
 
 _installed = False
 ORIGIN_KEY = "fieldline.origin_device"
+CREATED_KEY = "fieldline.created_unlogged"
 
 
 def install() -> None:
@@ -64,6 +65,7 @@ def install() -> None:
         return
     event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "after_soft_rollback", _forget_deferred)
     install_writers()
     _installed = True
 
@@ -141,6 +143,20 @@ def _event_for(entity: str, obj: Any, is_new: bool) -> str | None:
 
 
 def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
+    created = session.info.pop(CREATED_KEY, None)
+    if created is not None:
+        # Records the caller inserted itself, left for this flush (``defer_created``): their
+        # change rows go out with the flushed records', in one write.
+        objects, loaded, at = created
+        resolver = _preloaded(session, objects, loaded)
+        changed = [(obj, type(obj).__sync_entity__, True) for obj in objects]
+        changed += _flushed(session)
+        write_changes(session, changed, resolver, at)
+        return
+    write_changes(session, _flushed(session))
+
+
+def _flushed(session: Session) -> list[tuple[SyncableMixin, str, bool]]:
     changed: list[tuple[SyncableMixin, str, bool]] = []
     for obj in session.new:
         if isinstance(obj, SyncableMixin):
@@ -151,7 +167,7 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
         entity = type(obj).__sync_entity__
         if get_history(obj, "version").has_changes():
             changed.append((obj, entity, False))
-    write_changes(session, changed)
+    return changed
 
 
 def capture_created(
@@ -164,12 +180,47 @@ def capture_created(
     new records, server/sync/push.py), exactly as a flush would have written them. Parents among
     ``objects`` and ``loaded`` (records the caller already holds) are found without a query.
     ``at``: when the caller wrote them."""
+    write_changes(
+        session,
+        [(obj, type(obj).__sync_entity__, True) for obj in objects],
+        _preloaded(session, objects, loaded),
+        at,
+    )
+
+
+def defer_created(
+    session: Session,
+    objects: list[SyncableMixin],
+    loaded: list[SyncableMixin],
+    at: datetime,
+) -> None:
+    """As ``capture_created``, but written by the session's next flush together with the
+    records it flushes (a push that also updates records: one set of change-log, record-state
+    and scope-sum statements instead of two). The caller must flush before it commits."""
+    session.info[CREATED_KEY] = (objects, loaded, at)
+
+
+def _forget_deferred(session: Session, _previous: object) -> None:
+    # The records ``defer_created`` left were inserted in the transaction being rolled back:
+    # a later flush (the push's careful retry) must not log them.
+    session.info.pop(CREATED_KEY, None)
+
+
+def write_deferred(session: Session) -> None:
+    """Change rows ``defer_created`` left that no flush has written yet (a flush with nothing to
+    write does not run its hooks)."""
+    created = session.info.pop(CREATED_KEY, None)
+    if created is not None:
+        capture_created(session, *created)
+
+
+def _preloaded(
+    session: Session, objects: list[SyncableMixin], loaded: list[SyncableMixin]
+) -> ScopeResolver:
     resolver = ScopeResolver(session)
     for obj in (*loaded, *objects):
         resolver.preloaded[(type(obj), obj.id)] = obj
-    write_changes(
-        session, [(obj, type(obj).__sync_entity__, True) for obj in objects], resolver, at
-    )
+    return resolver
 
 
 def write_changes(

@@ -46,7 +46,13 @@ from server.metrics import METRICS
 from server.orders.models import Order
 from server.settings import Settings
 from server.sync import domain
-from server.sync.capture import capture_created, log_insert, origin_device
+from server.sync.capture import (
+    capture_created,
+    defer_created,
+    log_insert,
+    origin_device,
+    write_deferred,
+)
 from server.sync.clock import server_clock
 from server.sync.coerce import FieldError, coerce, from_wire
 from server.sync.entities import (
@@ -338,6 +344,7 @@ async def _push(
             await _insert_created(session, principal, created, batch, now)
             if session.new or session.dirty or session.deleted:  # most pushes only create
                 await session.flush()
+            await session.run_sync(write_deferred)  # none left unless the flush wrote nothing
         except IntegrityError as exc:
             logger.info(
                 "push batch hit a constraint; retrying transaction by transaction: %s", exc.orig
@@ -386,7 +393,12 @@ async def _insert_created(
         if rows:
             await insert_rows_async(session, stmt, rows)
     loaded = [o for o in known.values() if o is not None]
-    await session.run_sync(capture_created, created, loaded, now)
+    if session.dirty or session.new or session.deleted:
+        # The caller flushes the batch's changed records next: one write of change rows
+        # (``write_deferred`` after it writes them should that flush write nothing).
+        await session.run_sync(defer_created, created, loaded, now)
+    else:
+        await session.run_sync(capture_created, created, loaded, now)
 
 
 @cache

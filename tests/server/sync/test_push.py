@@ -230,3 +230,54 @@ def test_a_create_naming_a_record_that_exists_is_judged_against_that_record(
     assert isinstance(edit, Applied) and edit.version == before[own][1] + 1
     assert isinstance(intrusion, Rejected) and intrusion.reason == "out_of_scope"
     assert run_db(store.url, stored) == {own: ("+49 40 1", edit.version), theirs: before[theirs]}
+
+
+def _logged(url: str, ids: list[str]) -> list[tuple[str, str, int]]:
+    async def work(session: AsyncSession) -> list[tuple[str, str, int]]:
+        rows = await session.execute(
+            select(ChangeLog.record_id, ChangeLog.op, ChangeLog.version)
+            .where(ChangeLog.record_id.in_(ids))
+            .order_by(ChangeLog.seq)
+        )
+        return [tuple(r) for r in rows]
+
+    return run_db(url, work)
+
+
+def test_a_push_that_creates_and_updates_logs_each_new_version_once(
+    device_for: Callable[[str], Device], world: World, store: Store
+) -> None:
+    """New records and changed ones of one batch are logged in one write after the batch's
+    flush; when a create collides and the batch is retried one transaction at a time, nothing
+    the first attempt inserted is logged."""
+    account = world.accounts["N1"][0]
+    own = world.contacts[account][0]
+    rep = device_for("rep_n1")
+    before = set(_logged(store.url, [account, own]))
+    visit, note = new_id(), new_id()
+    results = rep.push(
+        rep.upsert("visit", visit, {"account_id": account, "planned_for": "2026-12-08"}),
+        rep.upsert("visit_note", note, {"visit_id": visit, "body": "bring samples"}),
+        rep.upsert("account", account, {"phone": "+49 40 9"}, base_version=1),
+    )
+    assert all(isinstance(r, Applied) for r in results), results
+    assert _logged(store.url, [visit, note]) == [(visit, "upsert", 1), (note, "upsert", 1)]
+    assert set(_logged(store.url, [account])) - before == {(account, "upsert", results[2].version)}
+
+    again, other = new_id(), new_id()
+    retried = rep.push(
+        rep.upsert("visit", again, {"account_id": account, "planned_for": "2026-12-09"}),
+        rep.upsert("account", account, {"phone": "+49 40 8"}, base_version=results[2].version),
+        rep.upsert("contact", own, {"phone": "+49 40 7"}),  # a create naming an existing id
+        rep.upsert("visit", other, {"account_id": account, "planned_for": "2026-12-10"}),
+    )
+    assert all(isinstance(r, Applied) for r in retried), retried
+    assert _logged(store.url, [again, other]) == [(again, "upsert", 1), (other, "upsert", 1)]
+    new_rows = [r for r in _logged(store.url, [account, own]) if r not in before]
+    assert sorted(new_rows) == sorted(
+        [
+            (account, "upsert", results[2].version),
+            (account, "upsert", retried[1].version),
+            (own, "upsert", retried[2].version),
+        ]
+    )
