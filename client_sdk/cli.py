@@ -117,6 +117,25 @@ def register(subparsers: Any) -> None:
     lead.add_argument("--notes")
     lead.set_defaults(func=_lead)
 
+    attach = verbs.add_parser(
+        "attach", help="attach a photo or document to a visit, ticket or order (sent on sync)"
+    )
+    attach.add_argument("owner", metavar="KIND", help="visit, ticket or order")
+    attach.add_argument("owner_id", metavar="ID")
+    attach.add_argument("file", type=Path)
+    attach.add_argument("--type", dest="media_type", help="media type (default: from the name)")
+    attach.set_defaults(func=_attach)
+
+    consent = verbs.add_parser(
+        "consent", help="record what a contact or lead said about one purpose, or list it"
+    )
+    consent.add_argument("subject", metavar="KIND", help="contact or lead")
+    consent.add_argument("subject_id", metavar="ID")
+    consent.add_argument("purpose", nargs="?", help="e.g. email_marketing (omit to list)")
+    consent.add_argument("status", nargs="?", help="given or withdrawn")
+    consent.add_argument("--channel", default="in_person", help="how they said it")
+    consent.set_defaults(func=_consent)
+
     simulate = subparsers.add_parser(
         "simulate",
         help="simulated reps living their days against a real server",
@@ -470,6 +489,57 @@ def _lead(args: argparse.Namespace) -> int:
             notes=args.notes,
         )
         console.print(f"captured lead {lead.id}: {lead.get('company')} (sent on next sync)")
+        return 0
+
+    return _run(args, work)
+
+
+def _attach(args: argparse.Namespace) -> int:
+    import mimetypes
+
+    from client_sdk.errors import LocalRuleViolation
+
+    def work(client: FieldClient, console: Console) -> int:
+        if not args.file.is_file():
+            raise LocalRuleViolation(f"no file at {args.file}", field="file")
+        media_type = args.media_type or mimetypes.guess_type(args.file.name)[0]
+        if media_type is None:
+            raise LocalRuleViolation(
+                f"cannot tell the media type of {args.file.name}: name it with --type",
+                field="media_type",
+            )
+        attached = client.attach(
+            args.owner, args.owner_id, args.file, media_type=media_type, file_name=args.file.name
+        )
+        console.print(
+            f"attached {attached.id}: {args.file.name} ({media_type}, "
+            f"{attached.get('byte_size')} bytes) to {args.owner} {args.owner_id} "
+            "(sent on next sync)"
+        )
+        return 0
+
+    return _run(args, work)
+
+
+def _consent(args: argparse.Namespace) -> int:
+    from client_sdk.errors import LocalRuleViolation
+
+    def work(client: FieldClient, console: Console) -> int:
+        if args.subject not in ("contact", "lead"):
+            raise LocalRuleViolation("consent is recorded for a contact or a lead", field="kind")
+        subject = {f"{args.subject}_id": args.subject_id}
+        if args.purpose is not None:
+            if args.status is None:
+                raise LocalRuleViolation("say given or withdrawn", field="status")
+            recorded = client.record_consent(
+                args.purpose, args.status, channel=args.channel, **subject
+            )
+            console.print(
+                f"recorded {recorded.get('purpose')}: {recorded.get('status')} "
+                f"({recorded.get('channel')}; sent on next sync)"
+            )
+        for purpose, status in sorted(client.consent(**subject).items()):
+            console.print(f"{purpose}: {status}")
         return 0
 
     return _run(args, work)

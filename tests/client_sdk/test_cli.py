@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,45 @@ def test_every_rep_command_is_documented() -> None:
     for verb in verbs:
         assert f"fieldline rep {verb}" in text, f"docs/sdk.md does not document `rep {verb}`"
     assert "fieldline simulate" in text
+
+
+def test_a_photo_attached_on_the_command_line_is_kept_and_queued(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = FieldClient(store_path, token_store=MemoryTokenStore())
+    visit = client.plan_visit(ACCOUNT, date(2026, 12, 8)).id
+    client.close()
+    photo = tmp_path / "shelf.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + b"jpeg" * 100)
+    assert main(["rep", "--store", str(store_path), "attach", "visit", visit, str(photo)]) == 0
+    assert "image/jpeg, 404 bytes" in capsys.readouterr().out
+    client = FieldClient(store_path, token_store=MemoryTokenStore())
+    [attached] = client.attachments_of("visit", visit)
+    assert client.attachment_content(attached.id) == photo.read_bytes()
+    assert client.status().unsent == 2  # the visit and its attachment
+    client.close()
+
+
+def test_attaching_a_file_of_unknown_type_asks_for_it(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = tmp_path / "reading.xyz123"
+    odd.write_bytes(b"data")
+    assert main(["rep", "--store", str(store_path), "attach", "visit", ACCOUNT, str(odd)]) == 1
+    assert "--type" in capsys.readouterr().err
+
+
+def test_consent_is_recorded_and_listed_on_the_command_line(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contact = "01900000-0000-7000-8000-0000000000d1"
+    client = FieldClient(store_path, token_store=MemoryTokenStore())
+    server_record(client, "contact", {"id": contact, "account_id": ACCOUNT, "name": "Ada Berg"})
+    client.close()
+    store = ["rep", "--store", str(store_path), "consent", "contact", contact]
+    assert main([*store, "email_marketing", "given", "--channel", "phone"]) == 0
+    out = capsys.readouterr().out
+    assert "recorded email_marketing: given (phone" in out
+    assert "email_marketing: given" in out and "phone_calls: withdrawn" in out
+    assert main([*store, "email_marketing", "maybe"]) == 1
+    assert "status" in capsys.readouterr().err
