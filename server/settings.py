@@ -85,6 +85,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sync_max_mutations: int = 1000
     """The most mutations one push may carry; a larger push is refused whole (413) and the device
     sends smaller batches. Every push answer names it (``X-Fieldline-Max-Mutations``)."""
+    analyze_after_rows: int = 5000
+    """PostgreSQL: once a server process has written this many rows, it refreshes the planner's
+    statistics of the tables it grew by a tenth (server/db/statistics.py)."""
     max_future_skew_s: int = 300
     """A pushed clock stamp further ahead of the server than this is clamped (docs/sync.md)."""
     scheduler_enabled: bool = True

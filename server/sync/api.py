@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.background_tasks import BackgroundTask
+from litestar.background_tasks import BackgroundTask, BackgroundTasks
 from litestar.datastructures import ResponseHeader, State
 from litestar.exceptions import HTTPException
 from litestar.params import Parameter
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth.guards import principal_of, requires_role, requires_user
 from server.auth.models import Role
 from server.auth.principal import Principal
+from server.db import statistics
 from server.db.base import utcnow
 from server.errors import (
     BadRequest,
@@ -284,6 +285,13 @@ async def _push(request: Request[Any, Any, Any], db: AsyncSession, state: State)
         else:
             result = msgspec.structs.replace(result, page=page)
             background = BackgroundTask(_touch_pull, state, principal)
+    if not state.is_sqlite and statistics.due(state.engine, state.settings.analyze_after_rows):
+        # A bulk load through pushes: the planner must not go on planning for empty tables.
+        refresh = BackgroundTask(
+            statistics.refresh, state.engine, state.settings.analyze_after_rows
+        )
+        tasks = BackgroundTasks([refresh] if background is None else [background, refresh])
+        return Response(codec.encode(result, media_type), media_type=media_type, background=tasks)
     return Response(codec.encode(result, media_type), media_type=media_type, background=background)
 
 

@@ -23,6 +23,7 @@ On PostgreSQL every row also records ``pg_current_xact_id()`` for the snapshot c
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
@@ -33,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
+from server.db import statistics
 from server.db.base import SyncableMixin, utcnow
 from server.db.direct import insert_rows
 from server.sync.entities import synced_columns, table_of, wire_record
@@ -264,6 +266,9 @@ def write_changes(
 
     insert_rows(conn, log_insert(conn.dialect.name), log_rows)
     upsert_records(conn, records, stored)
+    written = Counter(table_of(type(obj)).name for obj, _entity, _is_new in changed)
+    written.update({"sync_change_log": len(log_rows), "sync_records": len(records)})
+    statistics.note_written(conn.engine.url.database, written.items())
 
 
 @cache
