@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -250,22 +251,27 @@ def _suggested(client: TestClient[Litestar], settings: Settings, world: World) -
     return item
 
 
-def test_a_rest_order_line_names_its_suggestion_and_counts_as_taken_up(
-    client: TestClient[Litestar], world: World, settings: Settings
-) -> None:
+def _rest_order(
+    client: TestClient[Litestar], settings: Settings, world: World, product: str, suggestion: str
+) -> Any:
+    """A submitted order of one line through REST, as rep_n1, for the suggested account."""
     north, _ = targets(world)
-    item = _suggested(client, settings, world)
-    created = client.post(
+    return client.post(
         "/api/v1/orders",
         json={
             "account_id": north,
             "status": "submitted",
-            "lines": [
-                {"product_id": item["product_id"], "quantity": 2, "suggestion_id": item["id"]}
-            ],
+            "lines": [{"product_id": product, "quantity": 2, "suggestion_id": suggestion}],
         },
         headers=_as(settings, world, "rep_n1"),
     )
+
+
+def test_a_rest_order_line_names_its_suggestion_and_counts_as_taken_up(
+    client: TestClient[Litestar], world: World, settings: Settings
+) -> None:
+    item = _suggested(client, settings, world)
+    created = _rest_order(client, settings, world, item["product_id"], item["id"])
     assert created.status_code == 201, created.text
     assert [line["suggestion_id"] for line in created.json()["lines"]] == [item["id"]]
     taken = client.get(
@@ -283,16 +289,7 @@ def test_a_line_naming_another_products_suggestion_is_refused_by_every_door(
 ) -> None:
     north, _ = targets(world)
     item = _suggested(client, settings, world)
-    refused = client.post(
-        "/api/v1/orders",
-        json={
-            "account_id": north,
-            "lines": [
-                {"product_id": world.products[0], "quantity": 1, "suggestion_id": item["id"]}
-            ],
-        },
-        headers=_as(settings, world, "rep_n1"),
-    )
+    refused = _rest_order(client, settings, world, world.products[0], item["id"])
     assert refused.status_code == 422, refused.text
     assert refused.json()["field"] == "lines[0].suggestion_id"
     rep = device_for("rep_n1")
