@@ -270,12 +270,20 @@ class Transport:
         self._raise_for_status(response)
         return response.json()
 
-    def put_content(self, path: str, content: bytes, media_type: str) -> httpx.Response:
-        """An authenticated PUT of raw bytes (attachment content). Answered as it came: the
-        caller tells a refusal it must keep (4xx) from success."""
-        return self._send(
-            "PUT", path, content=content, headers={"Content-Type": media_type}, accept="*/*"
-        )
+    def put_content(
+        self, path: str, content: bytes, media_type: str, *, content_range: str | None = None
+    ) -> httpx.Response:
+        """An authenticated PUT of raw bytes (attachment content, whole or, with
+        ``content_range``, one part of it). Answered as it came: the caller tells a refusal it
+        must keep (4xx) from success."""
+        headers = {"Content-Type": media_type}
+        if content_range is not None:
+            headers["Content-Range"] = content_range
+        return self._send("PUT", path, content=content, headers=headers, accept="*/*")
+
+    def get_response(self, path: str) -> httpx.Response:
+        """An authenticated GET of a JSON resource, answered as it came (4xx included)."""
+        return self._send("GET", path, accept="application/json")
 
     def get_content(self, path: str) -> bytes:
         """An authenticated GET of raw bytes (attachment content)."""
