@@ -276,15 +276,29 @@ class Attachments:
                     self._refused(transport, attachment_id, status, report)
                     return False
                 offset = int(status.json()["offset"])
-            conflicts = 0
+            conflicts = cuts = 0
             while offset < size:
                 end = min(offset + self.part_size, size)
-                response = transport.put_content(
-                    url,
-                    content[offset:end],
-                    media_type,
-                    content_range=f"bytes {offset}-{end - 1}/{size}",
-                )
+                try:
+                    response = transport.put_content(
+                        url,
+                        content[offset:end],
+                        media_type,
+                        content_range=f"bytes {offset}-{end - 1}/{size}",
+                    )
+                except (NetworkUnavailable, ServerError):
+                    # Cut mid-part: the server keeps what arrived. Ask how much, resume there
+                    # (resending the whole part would cost up to part_size for nothing).
+                    cuts += 1
+                    if cuts >= transport.retry.attempts:
+                        raise
+                    transport.pause(cuts - 1)
+                    status = transport.get_response(f"{API}/{attachment_id}/upload")
+                    if status.status_code >= 300:
+                        self._refused(transport, attachment_id, status, report)
+                        return False
+                    offset = int(status.json()["offset"])
+                    continue
                 if response.status_code == 409 and "offset" in (held := _problem(response)):
                     # The server holds another offset (a part whose answer was lost arrived
                     # after all, or the content is stored already): resume from there.
