@@ -11,6 +11,12 @@ Units: photos/s and MB/s (10^6 bytes) of content; wire overhead in bytes per att
 of the content (request lines, headers and bodies sent, response headers and bodies received).
 
 python -m bench.attachments_bench [--photos 50] [--rounds 3] [--size 300000]
+
+``--cut`` measures instead what a dropped connection costs: one photo of ``--cut-size`` bytes
+(5,000,000) whose upload loses its connection once half its bytes are on the wire, then is
+finished by the device, once through the whole-body path (what a device without parts does)
+and once through the resumable one (1 MiB parts), in the same run against the same server.
+Units: bytes of content sent, and re-sent (sent more than once).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import tempfile
 import time
@@ -28,7 +35,7 @@ from typing import Any
 import httpx
 
 from bench.server_process import ServerProcess
-from client_sdk import FieldClient, MemoryTokenStore
+from client_sdk import FieldClient, MemoryTokenStore, RetryPolicy
 from client_sdk.sync_loop import SyncEngine
 from server.db.migrate import upgrade
 from tests.seed import PASSWORD, seed_world
@@ -135,12 +142,99 @@ def _floor_round(
     }
 
 
+class CutOnce(httpx.BaseTransport):
+    """An HTTP transport counting the content bytes it sends, that cuts the connection of the
+    upload request carrying byte ``cut_at`` of the content once: the request's head and the
+    bytes before ``cut_at`` go out on a socket that is then closed, as a phone losing its
+    network would."""
+
+    def __init__(self, port: int, cut_at: int) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.port = port
+        self.cut_at: int | None = cut_at
+        self.content_sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        if request.method == "PUT" and request.url.path.endswith("/content"):
+            header = request.headers.get("content-range", "bytes 0-")
+            start = int(header.split()[1].split("-")[0])
+            if self.cut_at is not None and start + len(body) > self.cut_at:
+                keep = self.cut_at - start
+                self.cut_at = None
+                self._send_half(request, body[:keep])
+                self.content_sent += keep
+                raise httpx.ReadError("the connection dropped")
+            self.content_sent += len(body)
+        return self.inner.handle_request(request)
+
+    def _send_half(self, request: httpx.Request, body: bytes) -> None:
+        head = f"{request.method} {request.url.raw_path.decode()} HTTP/1.1\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items()) + "\r\n"
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            sock.sendall(head.encode() + body)
+            time.sleep(0.5)  # the server reads what arrived before the line goes dead
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def cut_run(size: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade(url)
+        world = seed_world(url)
+        env = {"FIELDLINE_SECRET_KEY": SECRET, "FIELDLINE_DATA_DIR": str(Path(tmp) / "data")}
+        results: dict[str, Any] = {}
+        with ServerProcess(url, env=env) as server:
+            port = int(server.url.rsplit(":", 1)[1])
+            for name, part_bytes in (("whole_body", size + 1), ("resumable_1mib_parts", 1 << 20)):
+                cutter = CutOnce(port, size // 2)
+                http = httpx.Client(base_url=server.url, transport=cutter, timeout=120.0)
+                device = FieldClient(
+                    Path(tmp) / f"{name}.db",
+                    http,
+                    token_store=MemoryTokenStore(),
+                    upload_part_bytes=part_bytes,
+                    retry=RetryPolicy(attempts=1),  # the cut ends this sync; the next finishes
+                )
+                device.login("rep_n1", PASSWORD, device_name=name)
+                device.sync()
+                visit = device.plan_visit(world.accounts["N1"][0], date.today())
+                [photo] = _photos(1, size)
+                device.attach("visit", visit.id, photo, media_type="image/jpeg")
+                _push_metadata(device)
+                cut = device.attachments.upload_pending(device.transport)
+                assert cut.waiting == 1 and cut.uploaded == 0, cut
+                before = cutter.content_sent
+                done = device.attachments.upload_pending(device.transport)
+                assert done.uploaded == 1, done
+                after = cutter.content_sent - before
+                results[name] = {
+                    "sent_before_cut_bytes": before,
+                    "sent_after_cut_bytes": after,
+                    "resent_bytes": before + after - size,
+                    "total_sent_bytes": before + after,
+                }
+                device.close()
+    return {
+        "workload": f"one photo of {size} bytes, connection cut after {size // 2} bytes "
+        "of content, finished by the next upload",
+        **results,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.attachments_bench")
     parser.add_argument("--photos", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size", type=int, default=300_000)
+    parser.add_argument("--cut", action="store_true", help="measure the cost of a cut upload")
+    parser.add_argument("--cut-size", type=int, default=5_000_000)
     args = parser.parse_args(argv)
+    if args.cut:
+        print(json.dumps(cut_run(args.cut_size), indent=2))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)

@@ -9,6 +9,9 @@ names a file that is not there. The bytes never enter the SQLite rows or the cha
 After a sync has pushed the metadata (the server verifies an upload against metadata it
 holds), ``upload_pending`` asks the server in one request which contents it still lacks —
 content it already holds under the same digest is not sent again — and uploads those. A
+file larger than ``part_size`` (1 MiB unless configured) goes in parts of that size, each
+acknowledged by the server once durable; after a cut (a dropped connection, a killed app) the
+next sync asks the server how many bytes it holds and sends only the rest. A
 network failure leaves them pending for the next sync; a refusal (too large, a media type the
 server does not take, a record the push refused) is kept with the server's reason, and the
 file stays: a captured photo is never lost.
@@ -25,8 +28,9 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import msgspec
 
 from client_sdk.errors import (
@@ -46,9 +50,12 @@ from sync.rules import check_fields
 if TYPE_CHECKING:
     from client_sdk.transport import Transport
 
-__all__ = ["AttachmentFile", "Attachments", "UploadReport"]
+__all__ = ["DEFAULT_PART_BYTES", "AttachmentFile", "Attachments", "UploadReport"]
 
 API = "/api/v1/attachments"
+DEFAULT_PART_BYTES = 1 << 20
+"""Bytes per part of a resumable upload (1 MiB): what a cut connection can cost at most is one
+part. Smaller files go in one request, as a whole."""
 
 
 class AttachmentFile(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,14 +78,26 @@ class UploadReport(msgspec.Struct, kw_only=True):
     refused: int = 0
     waiting: int = 0
     bytes_sent: int = 0
+    """Content bytes the server acknowledged in this sync (parts included)."""
 
 
 class Attachments:
-    def __init__(self, store: Store, records: RecordStore, outbox: Outbox, root: Path) -> None:
+    def __init__(
+        self,
+        store: Store,
+        records: RecordStore,
+        outbox: Outbox,
+        root: Path,
+        *,
+        part_size: int = DEFAULT_PART_BYTES,
+    ) -> None:
+        if part_size < 1:
+            raise ValueError("part_size must be at least 1 byte")
         self.store = store
         self.records = records
         self.outbox = outbox
         self.root = Path(root)
+        self.part_size = part_size
 
     # Files ---------------------------------------------------------------------------------------
     def path_of(self, digest: str) -> Path:
@@ -208,29 +227,124 @@ class Attachments:
             report.refused += 1
             return False
         content = path.read_bytes()
+        media_type = str(record["media_type"])
+        url = f"{API}/{attachment_id}/content"
+        tried_before = bool(
+            self.store.scalar(
+                "SELECT attempts FROM attachment_files WHERE attachment_id = ?", (attachment_id,)
+            )
+        )
         self.store.execute(
             "UPDATE attachment_files SET attempts = attempts + 1 WHERE attachment_id = ?",
             (attachment_id,),
         )
+        if len(content) <= self.part_size:
+            try:
+                response = transport.put_content(url, content, media_type)
+            except (NetworkUnavailable, ServerError):
+                report.waiting += 1
+                return False
+            if response.status_code < 300:
+                self._mark(attachment_id, "uploaded", None)
+                report.uploaded += 1
+                report.bytes_sent += len(content)
+                return True
+            self._refused(transport, attachment_id, response, report)
+            return False
+        return self._upload_in_parts(
+            transport, attachment_id, url, content, media_type, tried_before, report
+        )
+
+    def _upload_in_parts(
+        self,
+        transport: Transport,
+        attachment_id: str,
+        url: str,
+        content: bytes,
+        media_type: str,
+        tried_before: bool,
+        report: UploadReport,
+    ) -> bool:
+        """Send ``content`` in parts from the offset the server holds (asked for when an
+        earlier attempt may have left some there; else learnt from a 409 naming it)."""
+        size = len(content)
+        offset = 0
         try:
-            response = transport.put_content(
-                f"{API}/{attachment_id}/content", content, str(record["media_type"])
-            )
+            if tried_before:
+                status = transport.get_response(f"{API}/{attachment_id}/upload")
+                if status.status_code >= 300:
+                    self._refused(transport, attachment_id, status, report)
+                    return False
+                offset = int(status.json()["offset"])
+            conflicts = cuts = 0
+            while offset < size:
+                end = min(offset + self.part_size, size)
+                try:
+                    response = transport.put_content(
+                        url,
+                        content[offset:end],
+                        media_type,
+                        content_range=f"bytes {offset}-{end - 1}/{size}",
+                    )
+                except (NetworkUnavailable, ServerError):
+                    # Cut mid-part: the server keeps what arrived. Ask how much, resume there
+                    # (resending the whole part would cost up to part_size for nothing).
+                    cuts += 1
+                    if cuts >= transport.retry.attempts:
+                        raise
+                    transport.pause(cuts - 1)
+                    status = transport.get_response(f"{API}/{attachment_id}/upload")
+                    if status.status_code >= 300:
+                        self._refused(transport, attachment_id, status, report)
+                        return False
+                    offset = int(status.json()["offset"])
+                    continue
+                if response.status_code == 409 and "offset" in (held := _problem(response)):
+                    # The server holds another offset (a part whose answer was lost arrived
+                    # after all, or the content is stored already): resume from there.
+                    conflicts += 1
+                    if conflicts > 3:
+                        report.waiting += 1
+                        return False
+                    offset = int(held["offset"])
+                    continue
+                if response.status_code >= 300:
+                    self._refused(transport, attachment_id, response, report)
+                    return False
+                report.bytes_sent += end - offset
+                if response.status_code != 202:
+                    self._mark(attachment_id, "uploaded", None)
+                    report.uploaded += 1
+                    return True
+                offset = int(response.json()["offset"])
         except (NetworkUnavailable, ServerError):
             report.waiting += 1
             return False
-        if response.status_code < 300:
-            self._mark(attachment_id, "uploaded", None)
-            report.uploaded += 1
-            report.bytes_sent += len(content)
-            return True
+        # Every byte is on the server already (this content was stored meanwhile).
+        self._mark(attachment_id, "uploaded", None)
+        report.already_held += 1
+        return True
+
+    def _refused(
+        self,
+        transport: Transport,
+        attachment_id: str,
+        response: httpx.Response,
+        report: UploadReport,
+    ) -> None:
+        """Keep a refusal (4xx) with the server's reason; anything else waits for the next
+        sync."""
         try:
             transport.raise_for_status(response)
         except RequestRejected as exc:
+            if exc.status == 409:  # another request of this upload is being written: retry
+                report.waiting += 1
+                return
             detail = exc.problem.get("detail") or str(exc)
             self._mark(attachment_id, "refused", f"HTTP {exc.status}: {detail}")
             report.refused += 1
-        return False
+            return
+        report.waiting += 1
 
     def _unsent_or_refused(self) -> dict[str, str | None]:
         """Attachments whose metadata is still in the outbox: None while it waits to be sent,
@@ -323,6 +437,14 @@ class Attachments:
 
     def record(self, attachment_id: str) -> Record | None:
         return self.records.get("attachment", attachment_id)
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _now() -> str:

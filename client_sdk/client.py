@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
 
-from client_sdk.attachments import AttachmentFile, Attachments
+from client_sdk.attachments import DEFAULT_PART_BYTES, AttachmentFile, Attachments
 from client_sdk.errors import NetworkUnavailable, NotLoggedIn
 from client_sdk.field import Field, VisitPolicy
 from client_sdk.identity import UserInfo
@@ -131,6 +131,7 @@ class FieldClient(Field):
         now: Callable[[], datetime] | None = None,
         visit_policy: VisitPolicy | None = None,
         attachments_dir: str | Path | None = None,
+        upload_part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
         store = Store(path)
         migrate(store)
@@ -142,7 +143,9 @@ class FieldClient(Field):
                 if str(path) == ":memory:"
                 else Path(path).with_name(Path(path).name + ".attachments")
             )
-        self.attachments = Attachments(store, records, self.outbox, Path(attachments_dir))
+        self.attachments = Attachments(
+            store, records, self.outbox, Path(attachments_dir), part_size=upload_part_bytes
+        )
         if token_store is None:
             token_store = (
                 MemoryTokenStore()

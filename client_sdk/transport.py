@@ -270,12 +270,32 @@ class Transport:
         self._raise_for_status(response)
         return response.json()
 
-    def put_content(self, path: str, content: bytes, media_type: str) -> httpx.Response:
-        """An authenticated PUT of raw bytes (attachment content). Answered as it came: the
-        caller tells a refusal it must keep (4xx) from success."""
+    def put_content(
+        self, path: str, content: bytes, media_type: str, *, content_range: str | None = None
+    ) -> httpx.Response:
+        """An authenticated PUT of raw bytes (attachment content, whole or, with
+        ``content_range``, one part of it). Answered as it came: the caller tells a refusal it
+        must keep (4xx) from success. A part is sent once, not retried here: after a failure
+        the caller asks the server how much arrived and resends only the rest."""
+        headers = {"Content-Type": media_type}
+        if content_range is not None:
+            headers["Content-Range"] = content_range
         return self._send(
-            "PUT", path, content=content, headers={"Content-Type": media_type}, accept="*/*"
+            "PUT",
+            path,
+            content=content,
+            headers=headers,
+            accept="*/*",
+            attempts=1 if content_range is not None else None,
         )
+
+    def pause(self, attempt: int) -> None:
+        """Wait as the retry policy says before attempt ``attempt + 1`` (0-based)."""
+        self._sleep(self.retry.delay(attempt, self._rng))
+
+    def get_response(self, path: str) -> httpx.Response:
+        """An authenticated GET of a JSON resource, answered as it came (4xx included)."""
+        return self._send("GET", path, accept="application/json")
 
     def get_content(self, path: str) -> bytes:
         """An authenticated GET of raw bytes (attachment content)."""
@@ -314,7 +334,9 @@ class Transport:
         headers: dict[str, str] | None = None,
         auth: bool = True,
         accept: str | None = None,
+        attempts: int | None = None,
     ) -> httpx.Response:
+        max_attempts = attempts or self.retry.attempts
         refreshed = False
         attempt = 0
         failure = ""
@@ -341,7 +363,7 @@ class Transport:
                     return response
                 failure = f"HTTP {response.status_code}"
             attempt += 1
-            if attempt >= self.retry.attempts:
+            if attempt >= max_attempts:
                 if response is None:
                     raise NetworkUnavailable(
                         f"the server could not be reached after {attempt} attempts ({failure}); "

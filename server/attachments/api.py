@@ -17,6 +17,7 @@ from server.attachments.schemas import (
     ContentStored,
     MissingContent,
     MissingContentQuery,
+    UploadStatus,
 )
 from server.auth.guards import principal_of
 from server.auth.models import Role
@@ -83,14 +84,21 @@ class AttachmentController(ResourceController):
     @put(
         "/{attachment_id:str}/content",
         guards=_upload,
-        summary="Upload an attachment's content (verified against its metadata)",
+        summary="Upload an attachment's content, whole or in parts (verified against its metadata)",
+        description=(
+            "Without Content-Range the body is the whole content. With "
+            "`Content-Range: bytes START-END/TOTAL` it is one part of a resumable upload: START "
+            "must be the offset the server holds (else 409 naming it), the part is appended "
+            "durably and answered 202 with the new offset, and the last part is answered as a "
+            "whole upload is."
+        ),
         # The attachment limit is the configured one, checked while the body streams in.
         request_max_body_size=None,
         status_code=200,
     )
     async def put_content(
         self, request: Request[Any, Any, Any], db: AsyncSession, attachment_id: IdParam
-    ) -> Response[ContentStored]:
+    ) -> Response[ContentStored | UploadStatus]:
         settings = request.app.state.settings
         # Read the metadata in a reader's transaction and end it before the body streams in:
         # a slow upload must not hold a database connection (or SQLite's writer lock).
@@ -99,23 +107,65 @@ class AttachmentController(ResourceController):
         digest, size = found.sha256, found.byte_size
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         length = request.headers.get("content-length")
-        service.check_upload(
-            found,
-            media_type,
-            int(length) if length and length.isdigit() else None,
-            settings.attachment_max_bytes,
-        )
-        await db.commit()
-        new = await service.store_content(
-            service.blob_store(settings),
-            attachment_id,
-            digest,
-            size,
-            request.stream(),
-            settings.attachment_max_bytes,
-        )
+        content_length = int(length) if length and length.isdigit() else None
+        content_range = request.headers.get("content-range")
+        store = service.blob_store(settings)
+        if content_range is not None:
+            part = service.parse_content_range(content_range)
+            service.check_part(
+                found, media_type, part, content_length, settings.attachment_max_bytes
+            )
+            await db.commit()
+            offset, stored = await service.store_part(
+                store,
+                attachment_id,
+                digest,
+                size,
+                part,
+                request.stream(),
+                settings.attachment_max_bytes,
+            )
+            if stored is None:
+                status = UploadStatus(
+                    id=attachment_id, offset=offset, byte_size=size, complete=False
+                )
+                return Response(status, status_code=202, headers={"Upload-Offset": str(offset)})
+            new = stored
+        else:
+            service.check_upload(found, media_type, content_length, settings.attachment_max_bytes)
+            await db.commit()
+            new = await service.store_content(
+                store,
+                attachment_id,
+                digest,
+                size,
+                request.stream(),
+                settings.attachment_max_bytes,
+            )
+            # A resumable upload of the same attachment, abandoned for this one, is moot now.
+            store.discard_partial(attachment_id)
         body = ContentStored(id=attachment_id, sha256=digest, byte_size=size, newly_stored=new)
-        return Response(body, status_code=201 if new else 200)
+        return Response(body, status_code=201 if new else 200, headers={"Upload-Offset": str(size)})
+
+    @get(
+        "/{attachment_id:str}/upload",
+        guards=_upload,
+        summary="How many bytes of an attachment's content the server holds (resume after them)",
+    )
+    async def upload_status(
+        self, request: Request[Any, Any, Any], db: AsyncSession, attachment_id: IdParam
+    ) -> Response[UploadStatus]:
+        found = await service.find(db, principal_of(request), attachment_id)
+        store = service.blob_store(request.app.state.settings)
+        await db.commit()
+        offset = await service.upload_offset(store, attachment_id, found.sha256, found.byte_size)
+        status = UploadStatus(
+            id=attachment_id,
+            offset=offset,
+            byte_size=found.byte_size,
+            complete=offset == found.byte_size and store.has(found.sha256),
+        )
+        return Response(status, headers={"Upload-Offset": str(offset), "Cache-Control": "no-store"})
 
     @get(
         "/{attachment_id:str}/content",

@@ -9,7 +9,13 @@ import msgspec
 
 from server.rest import Id
 
-__all__ = ["AttachmentOut", "ContentStored", "MissingContent", "MissingContentQuery"]
+__all__ = [
+    "AttachmentOut",
+    "ContentStored",
+    "MissingContent",
+    "MissingContentQuery",
+    "UploadStatus",
+]
 
 
 class AttachmentOut(msgspec.Struct, kw_only=True):
@@ -45,3 +51,13 @@ class MissingContent(msgspec.Struct, kw_only=True):
     unknown: list[str]
     """Ids the server has no attachment for in the caller's reach (metadata not pushed yet,
     refused, or out of scope)."""
+
+
+class UploadStatus(msgspec.Struct, kw_only=True):
+    """Where a resumable upload stands: the next part starts at ``offset``."""
+
+    id: str
+    offset: int
+    """Bytes of the content the server holds (``byte_size`` once stored)."""
+    byte_size: int
+    complete: bool

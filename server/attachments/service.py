@@ -4,6 +4,7 @@ record does (``server.access``); these checks read it through the same ``get_vis
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable
 from functools import cache
 from pathlib import Path
@@ -15,12 +16,14 @@ from server.attachments.blobs import (
     BlobTooLarge,
     DigestMismatch,
     LocalBlobStore,
+    OffsetMismatch,
+    PartInProgress,
     SizeMismatch,
 )
 from server.attachments.models import Attachment
 from server.attachments.schemas import AttachmentOut
 from server.auth.principal import Principal
-from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from server.errors import BadRequest, Conflict, PayloadTooLarge, UnsupportedMediaType
 from server.pagination import Page, paginate
 from server.rest import to_out
 from server.scoping import get_visible, scoped_select, visible
@@ -29,12 +32,18 @@ from sync.rules._attachments import MEDIA_TYPES
 
 __all__ = [
     "blob_store",
+    "check_part",
     "check_upload",
     "find",
     "list_attachments",
     "missing_content",
+    "parse_content_range",
     "store_content",
+    "store_part",
+    "upload_offset",
 ]
+
+_CONTENT_RANGE = re.compile(r"^bytes (\d{1,12})-(\d{1,12})/(\d{1,12})$")
 
 
 @cache
@@ -128,6 +137,103 @@ async def store_content(
         raise BadRequest(f"attachment {attachment_id}: {exc}", field="byte_size") from None
     except DigestMismatch as exc:
         raise BadRequest(f"attachment {attachment_id}: {exc}", field="sha256") from None
+
+
+def parse_content_range(header: str) -> tuple[int, int, int]:
+    """``bytes START-END/TOTAL`` (END inclusive, RFC 9110 §14.4) as (start, length, total)."""
+    match = _CONTENT_RANGE.match(header.strip())
+    if match is None:
+        raise BadRequest(
+            f"Content-Range must read 'bytes START-END/TOTAL'; not {header!r}",
+            field="Content-Range",
+        )
+    start, end, total = (int(g) for g in match.groups())
+    if end < start:
+        raise BadRequest(f"Content-Range {header!r} ends before it starts", field="Content-Range")
+    return start, end - start + 1, total
+
+
+def check_part(
+    attachment: Attachment,
+    media_type: str,
+    content_range: tuple[int, int, int],
+    content_length: int | None,
+    max_bytes: int,
+) -> None:
+    """Refusals a part of a resumable upload gets before a byte of it is read: the whole
+    upload's (media type, limit), then the part's own (its range inside the content)."""
+    check_upload(attachment, media_type, None, max_bytes)
+    start, length, total = content_range
+    if total != attachment.byte_size:
+        raise BadRequest(
+            f"the upload is {total} bytes; attachment {attachment.id} is {attachment.byte_size}",
+            field="byte_size",
+        )
+    if start + length > total:
+        raise BadRequest(
+            f"bytes {start}-{start + length - 1} pass the end of attachment {attachment.id} "
+            f"({total} bytes)",
+            field="Content-Range",
+        )
+    if content_length is not None and content_length != length:
+        raise BadRequest(
+            f"the part is {content_length} bytes; its Content-Range says {length}",
+            field="Content-Length",
+        )
+
+
+async def store_part(
+    store: LocalBlobStore,
+    attachment_id: str,
+    digest: str,
+    size: int,
+    content_range: tuple[int, int, int],
+    chunks: AsyncIterable[bytes],
+    max_bytes: int,
+) -> tuple[int, bool | None]:
+    """Append one part of a resumable upload: (offset held now, None) while bytes remain;
+    (size, newly stored) once the content is complete, verified and stored."""
+    start, length, _ = content_range
+    try:
+        return await store.append(
+            attachment_id,
+            chunks,
+            start=start,
+            length=length,
+            digest=digest,
+            size=size,
+            max_bytes=max_bytes,
+        )
+    except OffsetMismatch as exc:
+        raise Conflict(
+            f"attachment {attachment_id}: {exc}; send the part starting at byte {exc.held}",
+            field="Content-Range",
+            extra={"offset": exc.held, "byte_size": size},
+            headers={"Upload-Offset": str(exc.held)},
+        ) from None
+    except PartInProgress as exc:
+        raise Conflict(
+            f"attachment {attachment_id}: {exc}; ask for the offset and resume after it",
+            field="Content-Range",
+            extra={"reason": "part_in_progress"},
+        ) from None
+    except BlobTooLarge as exc:
+        raise PayloadTooLarge(
+            f"attachment {attachment_id}: {exc}", field="byte_size", extra={"max_bytes": max_bytes}
+        ) from None
+    except SizeMismatch as exc:
+        raise BadRequest(f"attachment {attachment_id}: {exc}", field="Content-Range") from None
+    except DigestMismatch as exc:
+        raise BadRequest(f"attachment {attachment_id}: {exc}", field="sha256") from None
+
+
+async def upload_offset(store: LocalBlobStore, attachment_id: str, digest: str, size: int) -> int:
+    """How many bytes of the attachment's content the server holds."""
+    try:
+        await store.settle(attachment_id, digest=digest, size=size)
+    except DigestMismatch as exc:
+        raise BadRequest(f"attachment {attachment_id}: {exc}", field="sha256") from None
+    return store.offset(attachment_id, digest=digest, size=size)
 
 
 async def missing_content(

@@ -5,10 +5,13 @@ another device and forgotten when the owner leaves the rep's scope."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -43,12 +46,15 @@ def world(store: Store) -> World:
     return seed_world(store.url)
 
 
-def _device(client: TestClient[Litestar], path: Path, username: str = "rep_n1") -> FieldClient:
+def _device(
+    client: TestClient[Litestar], path: Path, username: str = "rep_n1", **options: Any
+) -> FieldClient:
     device = FieldClient(
         path,
         client,
         token_store=MemoryTokenStore(),
         retry=RetryPolicy(attempts=2, base_s=0.0, cap_s=0.0),
+        **options,
     )
     device.login(username, PASSWORD, device_name=path.stem)
     device.sync()
@@ -196,3 +202,134 @@ def test_a_photo_whose_metadata_the_push_refuses_is_kept_with_the_reason(
     assert file.path is not None and Path(file.path).read_bytes() == PHOTO
     assert [r.record_id for r in rep.rejected()] == [photo.id]
     assert blobs.stored() == []
+
+
+# Resumable uploads ------------------------------------------------------------------------------
+PART = 64_000
+BIG = b"\xff\xd8\xff\xe0" + os.urandom(5 * PART + 1234) + b"\xff\xd9"
+
+
+class Wire:
+    """The device's HTTP client, counting the content bytes it puts on the wire, and able to
+    drop the connection: after ``cut_after`` parts every upload request fails, or ``lose`` the
+    answer of one part the server did receive."""
+
+    def __init__(self, http: Any) -> None:
+        self.real: Callable[..., httpx.Response] = http.request
+        self.parts: list[tuple[str, int]] = []
+        self.cut_after: int | None = None
+        self.lose: int | None = None
+
+    def request(self, method: str, url: Any, **kw: Any) -> httpx.Response:
+        if method == "PUT" and str(url).endswith("/content"):
+            if self.cut_after is not None and len(self.parts) >= self.cut_after:
+                raise httpx.ReadError("connection dropped")
+            content = kw.get("content") or b""
+            self.parts.append((kw["headers"].get("Content-Range", "whole"), len(content)))
+            response = self.real(method, url, **kw)
+            if self.lose is not None and len(self.parts) == self.lose:
+                self.lose = None
+                raise httpx.ReadError("connection dropped before the answer")
+            return response
+        return self.real(method, url, **kw)
+
+    def sent(self) -> int:
+        return sum(n for _, n in self.parts)
+
+
+def _parted(
+    client: TestClient[Litestar], path: Path, tokens: MemoryTokenStore
+) -> tuple[FieldClient, Wire]:
+    device = FieldClient(
+        path,
+        client,
+        token_store=tokens,
+        retry=RetryPolicy(attempts=2, base_s=0.0, cap_s=0.0),
+        upload_part_bytes=PART,
+    )
+    wire = Wire(device.transport.http)
+    device.transport.http = _Patched(device.transport.http, wire)  # type: ignore[assignment]
+    return device, wire
+
+
+class _Patched:
+    def __init__(self, http: Any, wire: Wire) -> None:
+        self._http, self._wire = http, wire
+
+    def request(self, method: str, url: Any, **kw: Any) -> httpx.Response:
+        return self._wire.request(method, url, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._http, name)
+
+
+def test_an_upload_cut_after_some_parts_sends_only_the_rest_even_after_a_restart(
+    client: TestClient[Litestar], world: World, tmp_path: Path, blobs: LocalBlobStore
+) -> None:
+    tokens = MemoryTokenStore()
+    phone, wire = _parted(client, tmp_path / "phone.db", tokens)
+    phone.login("rep_n1", PASSWORD, device_name="phone")
+    phone.sync()
+    visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
+    photo = phone.attach("visit", visit.id, BIG, media_type="image/jpeg")
+    wire.cut_after = 2  # the phone loses its network after two parts
+    report = phone.sync()
+    assert (report.uploaded, report.upload_waiting) == (0, 1)
+    assert [n for _, n in wire.parts] == [PART, PART]
+    [file] = phone.attachment_files()
+    assert file.state == "pending" and file.reason is None
+    assert blobs.stored() == []
+    assert blobs.partial_path(photo.id).read_bytes() == BIG[: 2 * PART]
+    phone.close()  # the app is killed; it starts again with the network back
+
+    phone, wire = _parted(client, tmp_path / "phone.db", tokens)
+    report = phone.sync()
+    assert report.uploaded == 1
+    assert wire.sent() == len(BIG) - 2 * PART
+    assert wire.parts[0] == (f"bytes {2 * PART}-{3 * PART - 1}/{len(BIG)}", PART)
+    path = blobs.local_path(hashlib.sha256(BIG).hexdigest())
+    assert blobs.stored() == [hashlib.sha256(BIG).hexdigest()]
+    assert path is not None and path.read_bytes() == BIG
+    assert list(blobs.tmp.iterdir()) == []
+    assert [f.state for f in phone.attachment_files()] == ["uploaded"]
+    phone.close()
+
+
+def test_a_part_whose_answer_is_lost_is_not_sent_again(
+    client: TestClient[Litestar], world: World, tmp_path: Path, blobs: LocalBlobStore
+) -> None:
+    phone, wire = _parted(client, tmp_path / "phone.db", MemoryTokenStore())
+    phone.login("rep_n1", PASSWORD, device_name="phone")
+    phone.sync()
+    visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
+    phone.attach("visit", visit.id, BIG, media_type="image/jpeg")
+    wire.lose = 3  # the third part arrives, its answer does not; the device asks the offset
+    report = phone.sync()
+    assert report.uploaded == 1
+    path = blobs.local_path(hashlib.sha256(BIG).hexdigest())
+    assert path is not None and path.read_bytes() == BIG
+    assert wire.sent() == len(BIG)  # the third part is not sent again
+    phone.close()
+
+
+def test_a_part_the_server_refuses_keeps_the_photo_and_says_why(
+    app: Litestar,
+    settings: Settings,
+    client: TestClient[Litestar],
+    world: World,
+    tmp_path: Path,
+    blobs: LocalBlobStore,
+) -> None:
+    app.state.settings = settings.replace(attachment_max_bytes=3 * PART)
+    phone, wire = _parted(client, tmp_path / "phone.db", MemoryTokenStore())
+    phone.login("rep_n1", PASSWORD, device_name="phone")
+    phone.sync()
+    visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
+    phone.attach("visit", visit.id, BIG, media_type="image/jpeg")
+    assert phone.sync().upload_refused == 1
+    [file] = phone.attachment_files("refused")
+    assert file.reason is not None and "413" in file.reason and str(3 * PART) in file.reason
+    assert file.path is not None and Path(file.path).read_bytes() == BIG
+    assert blobs.stored() == [] and len(wire.parts) == 1
+    assert phone.sync().uploaded == 0 and len(wire.parts) == 1
+    phone.close()

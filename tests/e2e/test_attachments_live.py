@@ -178,3 +178,52 @@ def test_an_upload_cut_off_by_a_killed_server_is_finished_after_the_restart(
         phone.close()
     finally:
         server.stop()
+
+
+def _put_part(
+    server: LiveServer, token: str, attachment_id: str, start: int, end: int
+) -> httpx.Response:
+    return httpx.put(
+        f"{server.url}/api/v1/attachments/{attachment_id}/content",
+        content=PHOTO[start : end + 1],
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "image/jpeg",
+            "Content-Range": f"bytes {start}-{end}/{len(PHOTO)}",
+        },
+    )
+
+
+def test_a_resumable_upload_resumes_at_the_held_offset_after_the_server_restarts(
+    store: Store, tmp_path: Path
+) -> None:
+    world = seed_world(store.url)
+    blobs = LocalBlobStore(tmp_path / "server-data" / "attachments")
+    part = 100_000
+    server = start_server(store.url, tmp_path, env=_env(tmp_path))
+    try:
+        phone = _device(server, tmp_path / "phone.db")
+        visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
+        photo = phone.attach("visit", visit.id, PHOTO, media_type="image/jpeg")
+        SyncEngine(phone.store, phone.records, phone.outbox, phone.transport).sync()
+        token = _token(server, "rep_n1")
+        for start in (0, part):
+            assert _put_part(server, token, photo.id, start, start + part - 1).status_code == 202
+        server.kill()  # no orderly shutdown: what was acknowledged must be on disk
+        server = start_server(store.url, tmp_path, env=_env(tmp_path), port=server.port)
+        token = _token(server, "rep_n1")
+        status = httpx.get(
+            f"{server.url}/api/v1/attachments/{photo.id}/upload",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert status.status_code == 200 and status.json()["offset"] == 2 * part
+        stale = _put_part(server, token, photo.id, part, 2 * part - 1)
+        assert stale.status_code == 409 and stale.json()["offset"] == 2 * part
+        last = _put_part(server, token, photo.id, 2 * part, len(PHOTO) - 1)
+        assert last.status_code == 201, last.text
+        assert blobs.stored() == [hashlib.sha256(PHOTO).hexdigest()]
+        assert list(blobs.tmp.iterdir()) == []
+        assert phone.attachment_content(photo.id) == PHOTO
+        phone.close()
+    finally:
+        server.stop()
