@@ -238,7 +238,11 @@ class Attachments:
             "UPDATE attachment_files SET attempts = attempts + 1 WHERE attachment_id = ?",
             (attachment_id,),
         )
-        if len(content) <= self.part_size:
+        parts = transport.upload_parts
+        if parts is None:
+            parts = bool(self.store.get_meta("upload_parts", False))
+        # A server that never said it takes parts (an older one) gets the content whole.
+        if len(content) <= self.part_size or not parts:
             try:
                 response = transport.put_content(url, content, media_type)
             except (NetworkUnavailable, ServerError):

@@ -289,6 +289,10 @@ class SyncEngine:
         if limit is not None and limit != self.store.get_meta("max_push_mutations"):
             with self.store.atomic():
                 self.store.set_meta("max_push_mutations", limit)
+        parts = self.transport.upload_parts
+        if parts is not None and parts != self.store.get_meta("upload_parts"):
+            with self.store.atomic():
+                self.store.set_meta("upload_parts", parts)
         gzip: bool | str = "refused" if self.transport.gzip_refused else self.transport.gzip_push
         if gzip != self.store.get_meta("push_gzip"):
             with self.store.atomic():

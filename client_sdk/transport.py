@@ -135,6 +135,9 @@ class Transport:
         self.requests = 0
         """Requests sent, retries included (for tests and reports)."""
         self.max_mutations: int | None = None
+        self.upload_parts: bool | None = None
+        """Whether the server said it takes attachment content in parts (None: no push answer
+        seen yet in this process)."""
         """The most mutations the server said one push may carry (the last push answer that
         said so); None until one did."""
         self.gzip_push = False
@@ -235,6 +238,8 @@ class Transport:
             limit = _positive(problem.get("max_mutations", problem.get("limit")))
         if limit is not None:
             self.max_mutations = limit
+        if response.status_code < 400:
+            self.upload_parts = response.headers.get(codec.UPLOAD_PARTS_HEADER) == "1"
 
     def pull(
         self,

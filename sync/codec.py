@@ -23,6 +23,7 @@ __all__ = [
     "NEXT_CURSOR_HEADER",
     "PROTOCOL_HEADER",
     "SUPPORTED_PROTOCOLS",
+    "UPLOAD_PARTS_HEADER",
     "canonical_media_type",
     "check_protocol",
     "decode_pull_page",
@@ -41,6 +42,9 @@ NEXT_CURSOR_HEADER = "X-Fieldline-Next-Cursor"
 """On a pull page that has more after it: the page's cursor, so a client can ask for the next page
 as soon as the headers arrive, before it has read or decoded this one (docs/sync.md, "Pages")."""
 MAX_MUTATIONS_HEADER = "X-Fieldline-Max-Mutations"
+UPLOAD_PARTS_HEADER = "X-Fieldline-Upload-Parts"
+"""On push answers: the server takes attachment content in parts (``Content-Range``), so a device
+may upload resumably; a device that never saw it sends content whole, as to older servers."""
 """On every push answer: the most mutations the server takes in one push. A larger push is
 refused whole (413); a client sizes its batches to this (docs/sync.md, "Push")."""
 SUPPORTED_PROTOCOLS = frozenset({PROTOCOL_VERSION})

@@ -310,7 +310,12 @@ class SyncController(Controller):
                 description="The most mutations the server takes in one push (on every "
                 "answer, errors included)",
                 documentation_only=True,
-            )
+            ),
+            ResponseHeader(
+                name=codec.UPLOAD_PARTS_HEADER,
+                description="1: attachment content may be uploaded in parts (Content-Range)",
+                documentation_only=True,
+            ),
         ],
     )
     async def push(
@@ -319,6 +324,7 @@ class SyncController(Controller):
         # Accept-Encoding on an answer (RFC 7694): the request codings this endpoint takes.
         limit = {
             codec.MAX_MUTATIONS_HEADER: str(state.settings.sync_max_mutations),
+            codec.UPLOAD_PARTS_HEADER: "1",
             **ACCEPTED_PUSH_ENCODING,
         }
         try:

@@ -23,6 +23,7 @@ from server.accounts.models import Account
 from server.attachments.blobs import LocalBlobStore
 from server.settings import Settings
 from server.tickets.models import Ticket
+from sync.codec import UPLOAD_PARTS_HEADER
 from tests.client_sdk.conftest import server_record
 from tests.conftest import make_settings
 from tests.seed import PASSWORD, World, run_db, seed_world
@@ -219,6 +220,9 @@ class Wire:
         self.parts: list[tuple[str, int]] = []
         self.cut_after: int | None = None
         self.lose: int | None = None
+        self.older_server = False
+        """Answer pushes as a server before resumable uploads did: without saying it takes
+        parts."""
 
     def request(self, method: str, url: Any, **kw: Any) -> httpx.Response:
         if method == "PUT" and str(url).endswith("/content"):
@@ -231,7 +235,10 @@ class Wire:
                 self.lose = None
                 raise httpx.ReadError("connection dropped before the answer")
             return response
-        return self.real(method, url, **kw)
+        response = self.real(method, url, **kw)
+        if self.older_server and str(url).endswith("/sync/push"):
+            del response.headers[UPLOAD_PARTS_HEADER]
+        return response
 
     def sent(self) -> int:
         return sum(n for _, n in self.parts)
@@ -332,4 +339,19 @@ def test_a_part_the_server_refuses_keeps_the_photo_and_says_why(
     assert file.path is not None and Path(file.path).read_bytes() == BIG
     assert blobs.stored() == [] and len(wire.parts) == 1
     assert phone.sync().uploaded == 0 and len(wire.parts) == 1
+    phone.close()
+
+
+def test_a_server_that_never_said_it_takes_parts_gets_the_content_whole(
+    client: TestClient[Litestar], world: World, tmp_path: Path, blobs: LocalBlobStore
+) -> None:
+    phone, wire = _parted(client, tmp_path / "phone.db", MemoryTokenStore())
+    wire.older_server = True
+    phone.login("rep_n1", PASSWORD, device_name="phone")
+    phone.sync()
+    visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
+    phone.attach("visit", visit.id, BIG, media_type="image/jpeg")
+    assert phone.sync().uploaded == 1
+    assert wire.parts == [("whole", len(BIG))]
+    assert blobs.stored() == [hashlib.sha256(BIG).hexdigest()]
     phone.close()
