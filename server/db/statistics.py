@@ -30,6 +30,9 @@ logger = logging.getLogger("fieldline.db.statistics")
 
 _written: dict[str | None, Counter[str]] = {}
 """Per database (a test run opens many), rows written per table since last analyzed here."""
+_checked: dict[str | None, int] = {}
+"""Per database, the rows written as of the last look: a look comes every ``after_rows`` rows,
+not on every request once a large table needs a tenth of its size."""
 _lock = threading.Lock()
 _refreshing: set[str | None] = set()
 
@@ -54,7 +57,11 @@ def due(engine: AsyncEngine, after_rows: int) -> bool:
     to look again."""
     database = engine.url.database
     counts = _written.get(database)
-    return database not in _refreshing and counts is not None and counts.total() >= after_rows
+    return (
+        database not in _refreshing
+        and counts is not None
+        and counts.total() - _checked.get(database, 0) >= after_rows
+    )
 
 
 async def refresh(engine: AsyncEngine, after_rows: int) -> list[str]:
@@ -86,6 +93,8 @@ async def refresh(engine: AsyncEngine, after_rows: int) -> list[str]:
     except Exception:
         # Statistics are an optimisation: a failure here must never reach a request.
         logger.exception("refreshing planner statistics failed")
+        with _lock:  # look again after as many rows more, not on the next request
+            _checked[database] = _written.get(database, Counter()).total()
         return []
     finally:
         _refreshing.discard(database)
@@ -95,6 +104,7 @@ async def refresh(engine: AsyncEngine, after_rows: int) -> list[str]:
             counts[name] -= written[name]
             if counts[name] <= 0:
                 del counts[name]
+        _checked[database] = counts.total()
     if stale:
         logger.info("planner statistics refreshed after bulk writes: %s", ", ".join(stale))
     return stale
