@@ -429,6 +429,43 @@ class _Model:
         out = self._fitted.forward(y=y, h=h)
         return np.asarray(out["mean"], dtype=float)
 
+    def run_over(self, y: np.ndarray) -> Callable[[_History, int], np.ndarray] | None:
+        """The model's state recursion run once over the whole of ``y`` (its parameters kept):
+        the forecast from an origin inside it is read off the states there, which is what
+        ``forward`` over the history up to that origin computes, without re-running the
+        recursion once per origin. For an ETS of the library, and for Theta at the origins
+        whose history has no season to adjust (the adjusted series differs from one origin to
+        the next); ``None`` for the other models, which run forward per origin."""
+        fitted = getattr(self._fitted, "model_", None)
+        if not isinstance(fitted, dict):
+            return None
+        if self.name == "ets" and "components" in fitted:
+            from statsforecast.ets import forecast_ets, forward_ets
+
+            run = forward_ets(fitted, y)  # type: ignore[no-untyped-call]
+            states = run["states"]
+
+            def ets_at(history: _History, h: int) -> np.ndarray:
+                origin = history.y.size
+                step = {**run, "states": states[: origin + 1]}
+                return np.asarray(forecast_ets(step, h)["mean"], dtype=float)  # type: ignore[no-untyped-call]
+
+            return ets_at
+        if self.name == "theta" and fitted.get("m") == 1:
+            from statsforecast.theta import forecast_theta, forward_theta
+
+            raw = forward_theta(fitted, y)  # type: ignore[no-untyped-call]
+
+            def theta_at(history: _History, h: int) -> np.ndarray:
+                if history.season is not None:
+                    return self.forward(history, h)
+                origin = history.y.size
+                step = {**raw, "states": raw["states"][:origin], "n": origin}
+                return np.asarray(forecast_theta(step, h)["mean"], dtype=float)  # type: ignore[no-untyped-call]
+
+            return theta_at
+        return None
+
     def describe(self) -> str:
         fitted = getattr(self._fitted, "model_", None)
         if isinstance(fitted, dict) and "method" in fitted:
@@ -537,12 +574,17 @@ def _validate(
             fitted[name] = model
     origins = range(first, n)
     errors = {k: np.full((len(origins), horizon), np.nan) for k in fitted}
+    runs = {}
+    for name, model in fitted.items():
+        with contextlib.suppress(Exception):
+            runs[name] = model.run_over(y)
     for row, origin in enumerate(origins):
         h = min(horizon, n - origin)
         actual = y[origin : origin + h]
         past = _History(y[:origin], m)
         for name, model in list(fitted.items()):
-            fc = _safe(partial(model.forward, past, h), h)
+            run = runs.get(name)
+            fc = _safe(partial(run or model.forward, past, h), h)
             if fc is None:
                 del fitted[name], errors[name]
                 continue

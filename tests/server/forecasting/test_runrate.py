@@ -272,3 +272,24 @@ def test_a_series_that_ends_with_seasonal_naive_pays_for_no_whole_history_fit(
     fc = forecast_one(y, horizon=6, season=MONTHS)
     assert fc.method == "seasonal_naive", fc.params
     assert sizes and y.size not in sizes
+
+
+@pytest.mark.parametrize(("name", "length"), [("ets", 30), ("ets", 48), ("theta", 36)])
+def test_validation_read_off_one_run_equals_running_forward_from_each_origin(
+    name: str, length: int
+) -> None:
+    """The validation reads every origin's forecast off one run of the model's state recursion
+    over the history; it must be what the library's forward over the history up to that origin
+    gives."""
+    from server.forecasting import runrate
+
+    rng = np.random.default_rng(length)
+    t = np.arange(length)
+    y = (300 + 4 * t) * PATTERN[t % 12] * rng.lognormal(0, 0.08, length)
+    model = runrate._Model(name, MONTHS)
+    model.fit(runrate._History(y[:19], MONTHS))
+    run = model.run_over(y)
+    assert run is not None
+    for origin in range(19, length):
+        past = runrate._History(y[:origin], MONTHS)
+        np.testing.assert_allclose(run(past, 6), model.forward(past, 6), rtol=1e-12)
