@@ -858,6 +858,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         # forkserver, not fork: the server process runs an event loop and database pools that a
         # forked child must not inherit.
         context = multiprocessing.get_context("forkserver")
+        # The fork server imports the library once and every worker forks from it with the
+        # import done, instead of each worker importing it again (1.6 s of CPU apiece). (It only
+        # takes effect if this process has not started its fork server yet.)
+        context.set_forkserver_preload(["server.forecasting.runrate", "statsforecast.models"])
         _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=warm_up)
         _POOL_WORKERS = workers
     return _POOL
