@@ -35,7 +35,7 @@ __all__ = [
     "node_histories",
 ]
 
-ALGORITHM_VERSION = "3"
+ALGORITHM_VERSION = "4"
 """Part of every series hash: bump it when the run-rate methods change, to refit everything."""
 
 

@@ -223,3 +223,73 @@ def test_a_history_shorter_than_two_seasons_gets_theta_or_naive() -> None:
     assert fc.method in ("theta", "combination", "naive", "seasonal_naive")
     assert set(fc.params["weights"]) <= {"theta", "naive", "seasonal_naive"}
     _sane(fc, 6)
+
+
+@pytest.mark.parametrize("m", [4, 7, 12, 52])
+def test_the_seasonal_adjustment_is_the_librarys_test_and_classical_decomposition(m: int) -> None:
+    """Theta's season is adjusted out in numpy; it must be the statsmodels decomposition (and the
+    autocorrelation test) statsforecast's Theta applies itself."""
+    from scipy.stats import norm
+    from statsmodels.tsa.seasonal import seasonal_decompose
+    from statsmodels.tsa.stattools import acf
+
+    from server.forecasting.runrate import _classical, _seasonal_test
+
+    rng = np.random.default_rng(m)
+    for _ in range(20):
+        n = int(rng.integers(2 * m, 4 * m + 5))
+        t = np.arange(n)
+        y = (50 + t) * (1 + 0.3 * np.sin(2 * np.pi * t / m)) * rng.lognormal(0, 0.2, n)
+        r = acf(y, nlags=m, fft=False)[1:]
+        stat = np.sqrt((1 + 2 * np.sum(r[:-1] ** 2)) / n)
+        assert _seasonal_test(y, m) == bool(abs(r[-1]) / stat > norm.ppf(0.95))
+        for model in ("multiplicative", "additive"):
+            expected = seasonal_decompose(y, model=model, period=m).seasonal
+            got = _classical(y, m, model == "multiplicative")
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-8)
+
+
+def test_a_series_that_ends_with_seasonal_naive_pays_for_no_whole_history_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidates are fitted on the whole history only once validation put them in the
+    forecast (an ETS validated in its whole-history form excepted)."""
+    from server.forecasting import runrate
+
+    sizes: list[int] = []
+    fit = runrate._Model.fit
+
+    def counting(self: runrate._Model, history: runrate._History) -> None:
+        if self.name not in ("seasonal_naive", "naive"):
+            sizes.append(history.y.size)
+        fit(self, history)
+
+    monkeypatch.setattr(runrate._Model, "fit", counting)
+    # A repeating pattern with a shock in every year: seasonal naive is exact on the last
+    # origins, no smoothing model is.
+    y = np.tile(PATTERN * 100.0, 3)
+    y[::7] *= 1.5
+    fc = forecast_one(y, horizon=6, season=MONTHS)
+    assert fc.method == "seasonal_naive", fc.params
+    assert sizes and y.size not in sizes
+
+
+@pytest.mark.parametrize(("name", "length"), [("ets", 30), ("ets", 48), ("theta", 36)])
+def test_validation_read_off_one_run_equals_running_forward_from_each_origin(
+    name: str, length: int
+) -> None:
+    """The validation reads every origin's forecast off one run of the model's state recursion
+    over the history; it must be what the library's forward over the history up to that origin
+    gives."""
+    from server.forecasting import runrate
+
+    rng = np.random.default_rng(length)
+    t = np.arange(length)
+    y = (300 + 4 * t) * PATTERN[t % 12] * rng.lognormal(0, 0.08, length)
+    model = runrate._Model(name, MONTHS)
+    model.fit(runrate._History(y[:19], MONTHS))
+    run = model.run_over(y)
+    assert run is not None
+    for origin in range(19, length):
+        past = runrate._History(y[:origin], MONTHS)
+        np.testing.assert_allclose(run(past, 6), model.forward(past, 6), rtol=1e-12)
