@@ -881,8 +881,9 @@ def _column_default(entity: str, name: str) -> Any:
 
 
 async def _check_references(session: AsyncSession, mutation: Upsert, known: Known) -> None:
-    """Every synced record a pushed value names exists and is live: an id that does not is
-    out of scope, as REST answers it (404), whoever pushes it."""
+    """Every synced record a pushed value names exists and is live (or, for a reference declared
+    ``past``, existed): an id that does not is out of scope, as REST answers it (404), whoever
+    pushes it."""
     for name, target, past in _references(mutation.entity):
         value = mutation.fields.get(name)
         if value is None:
