@@ -5,7 +5,8 @@ record does (``server.access``); these checks read it through the same ``get_vis
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -127,14 +128,22 @@ async def store_content(
 ) -> bool:
     """Write the upload into the blob store, verified against the metadata; True when the
     content was not held before."""
-    try:
+    with _refusals(attachment_id, max_bytes, size_field="byte_size"):
         return await store.write(chunks, digest=digest, size=size, max_bytes=max_bytes)
+
+
+@contextmanager
+def _refusals(attachment_id: str, max_bytes: int, *, size_field: str) -> Iterator[None]:
+    """The blob store's refusals as the problems every upload answers: too large (413), a size
+    other than the one declared (400 on ``size_field``), content other than its digest (400)."""
+    try:
+        yield
     except BlobTooLarge as exc:
         raise PayloadTooLarge(
             f"attachment {attachment_id}: {exc}", field="byte_size", extra={"max_bytes": max_bytes}
         ) from None
     except SizeMismatch as exc:
-        raise BadRequest(f"attachment {attachment_id}: {exc}", field="byte_size") from None
+        raise BadRequest(f"attachment {attachment_id}: {exc}", field=size_field) from None
     except DigestMismatch as exc:
         raise BadRequest(f"attachment {attachment_id}: {exc}", field="sha256") from None
 
@@ -195,15 +204,16 @@ async def store_part(
     (size, newly stored) once the content is complete, verified and stored."""
     start, length, _ = content_range
     try:
-        return await store.append(
-            attachment_id,
-            chunks,
-            start=start,
-            length=length,
-            digest=digest,
-            size=size,
-            max_bytes=max_bytes,
-        )
+        with _refusals(attachment_id, max_bytes, size_field="Content-Range"):
+            return await store.append(
+                attachment_id,
+                chunks,
+                start=start,
+                length=length,
+                digest=digest,
+                size=size,
+                max_bytes=max_bytes,
+            )
     except OffsetMismatch as exc:
         raise Conflict(
             f"attachment {attachment_id}: {exc}; send the part starting at byte {exc.held}",
@@ -217,14 +227,6 @@ async def store_part(
             field="Content-Range",
             extra={"reason": "part_in_progress"},
         ) from None
-    except BlobTooLarge as exc:
-        raise PayloadTooLarge(
-            f"attachment {attachment_id}: {exc}", field="byte_size", extra={"max_bytes": max_bytes}
-        ) from None
-    except SizeMismatch as exc:
-        raise BadRequest(f"attachment {attachment_id}: {exc}", field="Content-Range") from None
-    except DigestMismatch as exc:
-        raise BadRequest(f"attachment {attachment_id}: {exc}", field="sha256") from None
 
 
 async def upload_offset(store: LocalBlobStore, attachment_id: str, digest: str, size: int) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from client_sdk import FieldClient, MemoryTokenStore, RetryPolicy
 from client_sdk.errors import NetworkUnavailable
+from client_sdk.records import Record
 from client_sdk.sync_loop import SyncEngine
 from server.attachments.blobs import LocalBlobStore
 from server.attachments.models import Attachment
@@ -85,6 +86,18 @@ def _wait_for_part(blobs: LocalBlobStore) -> None:
         time.sleep(0.02)
 
 
+def _photo_pushed_without_content(
+    server: LiveServer, tmp_path: Path, world: World
+) -> tuple[FieldClient, Record]:
+    """A phone that attached PHOTO to a visit and pushed the metadata alone (the sync engine
+    without the upload that ``FieldClient.sync`` adds after it)."""
+    phone = _device(server, tmp_path / "phone.db")
+    visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
+    photo = phone.attach("visit", visit.id, PHOTO, media_type="image/jpeg")
+    SyncEngine(phone.store, phone.records, phone.outbox, phone.transport).sync()
+    return phone, photo
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
     return {"FIELDLINE_DATA_DIR": str(tmp_path / "server-data")}
 
@@ -128,11 +141,8 @@ def test_an_upload_cut_off_mid_body_is_finished_by_the_next_sync(
     blobs = LocalBlobStore(tmp_path / "server-data" / "attachments")
     digest = hashlib.sha256(PHOTO).hexdigest()
     with live_server(store.url, tmp_path, env=_env(tmp_path)) as server:
-        phone = _device(server, tmp_path / "phone.db")
-        visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
-        photo = phone.attach("visit", visit.id, PHOTO, media_type="image/jpeg")
         # The push alone (the metadata), then the upload loses its connection halfway.
-        SyncEngine(phone.store, phone.records, phone.outbox, phone.transport).sync()
+        phone, photo = _photo_pushed_without_content(server, tmp_path, world)
         sock = _half_upload(server, _token(server, "rep_n1"), photo.id, PHOTO)
         _wait_for_part(blobs)
         sock.close()
@@ -154,10 +164,7 @@ def test_an_upload_cut_off_by_a_killed_server_is_finished_after_the_restart(
     digest = hashlib.sha256(PHOTO).hexdigest()
     server = start_server(store.url, tmp_path, env=_env(tmp_path))
     try:
-        phone = _device(server, tmp_path / "phone.db")
-        visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
-        photo = phone.attach("visit", visit.id, PHOTO, media_type="image/jpeg")
-        SyncEngine(phone.store, phone.records, phone.outbox, phone.transport).sync()
+        phone, photo = _photo_pushed_without_content(server, tmp_path, world)
         sock = _half_upload(server, _token(server, "rep_n1"), photo.id, PHOTO)
         _wait_for_part(blobs)
         server.kill()
@@ -202,10 +209,7 @@ def test_a_resumable_upload_resumes_at_the_held_offset_after_the_server_restarts
     part = 100_000
     server = start_server(store.url, tmp_path, env=_env(tmp_path))
     try:
-        phone = _device(server, tmp_path / "phone.db")
-        visit = phone.plan_visit(world.accounts["N1"][0], date(2026, 12, 7))
-        photo = phone.attach("visit", visit.id, PHOTO, media_type="image/jpeg")
-        SyncEngine(phone.store, phone.records, phone.outbox, phone.transport).sync()
+        phone, photo = _photo_pushed_without_content(server, tmp_path, world)
         token = _token(server, "rep_n1")
         for start in (0, part):
             assert _put_part(server, token, photo.id, start, start + part - 1).status_code == 202

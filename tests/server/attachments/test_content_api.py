@@ -15,6 +15,7 @@ from sync.ids import new_id
 from sync.messages import Rejected
 from tests.seed import World
 from tests.server.attachments.conftest import PHOTO, Captured, digest, meta
+from tests.server.problems import problem
 from tests.server.sync.device import Device
 
 Capture = Callable[..., Captured]
@@ -32,15 +33,6 @@ def _get(device: Device, attachment_id: str, **headers: str) -> Any:
     return device.client.get(
         f"/api/v1/attachments/{attachment_id}/content", headers={**device.headers, **headers}
     )
-
-
-def _problem(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    if field is not None:
-        assert body.get("field") == field, body
-    return body
 
 
 def test_uploaded_content_downloads_identical_with_its_digest_as_etag(
@@ -93,10 +85,10 @@ def test_a_second_device_of_the_rep_pulls_the_metadata_and_the_owner_decides_the
     stranger = device_for("rep_s1")
     stranger.pull()
     assert photo.attachment_id not in stranger.of("attachment")
-    _problem(_get(stranger, photo.attachment_id), 404)
-    _problem(_put(stranger, photo.attachment_id, PHOTO), 404)
+    problem(_get(stranger, photo.attachment_id), 404)
+    problem(_put(stranger, photo.attachment_id, PHOTO), 404)
     neighbour = device_for("rep_n2")  # same region, another territory: not their visit
-    _problem(_get(neighbour, photo.attachment_id), 404)
+    problem(_get(neighbour, photo.attachment_id), 404)
 
 
 def test_a_manager_reads_their_regions_attachments_and_uploads_none(
@@ -109,8 +101,8 @@ def test_a_manager_reads_their_regions_attachments_and_uploads_none(
     assert _get(north, photo.attachment_id).content == PHOTO
     meta_out = north.client.get(f"/api/v1/attachments/{photo.attachment_id}", headers=north.headers)
     assert meta_out.status_code == 200 and meta_out.json()["content_stored"] is True
-    _problem(_get(south, photo.attachment_id), 404)
-    _problem(_put(north, photo.attachment_id, PHOTO), 403)
+    problem(_get(south, photo.attachment_id), 404)
+    problem(_put(north, photo.attachment_id, PHOTO), 403)
 
 
 def test_content_not_hashing_to_the_digest_is_refused_naming_sha256(
@@ -119,7 +111,7 @@ def test_content_not_hashing_to_the_digest_is_refused_naming_sha256(
     rep = device_for("rep_n1")
     photo = capture(rep)
     tampered = bytes([PHOTO[0] ^ 1]) + PHOTO[1:]
-    _problem(_put(rep, photo.attachment_id, tampered), 400, "sha256")
+    problem(_put(rep, photo.attachment_id, tampered), 400, "sha256")
     assert blobs.stored() == [] and list(blobs.tmp.iterdir()) == []
 
 
@@ -128,7 +120,7 @@ def test_content_of_another_size_than_announced_is_refused_naming_byte_size(
 ) -> None:
     rep = device_for("rep_n1")
     photo = capture(rep)
-    _problem(_put(rep, photo.attachment_id, PHOTO + b"x"), 400, "byte_size")
+    problem(_put(rep, photo.attachment_id, PHOTO + b"x"), 400, "byte_size")
     assert blobs.stored() == []
 
 
@@ -142,7 +134,7 @@ def test_content_over_the_configured_limit_is_refused_413(
     app.state.settings = settings.replace(attachment_max_bytes=1000)
     rep = device_for("rep_n1")
     photo = capture(rep)
-    body = _problem(_put(rep, photo.attachment_id, PHOTO), 413, "byte_size")
+    body = problem(_put(rep, photo.attachment_id, PHOTO), 413, "byte_size")
     assert body["max_bytes"] == 1000
     assert blobs.stored() == []
 
@@ -152,14 +144,14 @@ def test_a_media_type_outside_the_allow_list_is_refused_415(
 ) -> None:
     rep = device_for("rep_n1")
     photo = capture(rep)
-    body = _problem(
+    body = problem(
         _put(rep, photo.attachment_id, PHOTO, **{"Content-Type": "text/html"}),
         415,
         "Content-Type",
     )
     assert "text/html" in body["detail"]
     other = _put(rep, photo.attachment_id, PHOTO, **{"Content-Type": "image/png"})
-    assert "image/jpeg" in _problem(other, 415, "Content-Type")["detail"]
+    assert "image/jpeg" in problem(other, 415, "Content-Type")["detail"]
     assert blobs.stored() == []
 
 
@@ -168,7 +160,7 @@ def test_content_not_uploaded_yet_is_a_404_saying_so(
 ) -> None:
     rep = device_for("rep_n1")
     photo = capture(rep)
-    assert _problem(_get(rep, photo.attachment_id), 404)["reason"] == "not_uploaded"
+    assert problem(_get(rep, photo.attachment_id), 404)["reason"] == "not_uploaded"
 
 
 def test_missing_content_names_what_to_upload_and_what_the_server_does_not_know(
@@ -195,7 +187,7 @@ def test_missing_content_names_what_to_upload_and_what_the_server_does_not_know(
     bad = rep.client.post(
         "/api/v1/attachments/missing-content", json={"ids": ["nope"]}, headers=rep.headers
     )
-    _problem(bad, 400)
+    problem(bad, 400)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from litestar import Litestar
 from server.attachments.blobs import LocalBlobStore
 from server.settings import Settings
 from tests.server.attachments.conftest import Captured, digest
+from tests.server.problems import problem
 from tests.server.sync.device import Device
 
 Capture = Callable[..., Captured]
@@ -53,15 +54,6 @@ def _offset(device: Device, attachment_id: str) -> int:
     assert answer.status_code == 200, answer.text
     assert answer.headers["upload-offset"] == str(answer.json()["offset"])
     return int(answer.json()["offset"])
-
-
-def _problem(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    if field is not None:
-        assert body.get("field") == field, body
-    return body
 
 
 def _partial(blobs: LocalBlobStore, attachment_id: str) -> bytes | None:
@@ -106,12 +98,12 @@ def test_a_part_not_starting_at_the_held_offset_is_409_naming_it_and_changes_not
 ) -> None:
     rep = device_for("rep_n1")
     photo = capture(rep, CONTENT)
-    _problem(_part(rep, photo.attachment_id, CONTENT, PART, 2 * PART - 1), 409, "Content-Range")
+    problem(_part(rep, photo.attachment_id, CONTENT, PART, 2 * PART - 1), 409, "Content-Range")
     assert _partial(blobs, photo.attachment_id) in (None, b"")
     assert _part(rep, photo.attachment_id, CONTENT, 0, PART - 1).status_code == 202
     for start in (0, PART // 2, PART + 1):  # a repeat, an overlap, a gap
         answer = _part(rep, photo.attachment_id, CONTENT, start, start + 99)
-        body = _problem(answer, 409, "Content-Range")
+        body = problem(answer, 409, "Content-Range")
         assert body["offset"] == PART and answer.headers["upload-offset"] == str(PART)
         assert str(PART) in body["detail"]
     assert _partial(blobs, photo.attachment_id) == CONTENT[:PART]
@@ -127,18 +119,16 @@ def test_a_part_passing_the_declared_size_is_refused_naming_the_field(
     assert _part(rep, photo.attachment_id, CONTENT, 0, PART - 1).status_code == 202
     # Past the end of the content.
     past = CONTENT + b"overflow"
-    _problem(
-        _part(rep, photo.attachment_id, past, PART, size + 7, total=size), 400, "Content-Range"
-    )
+    problem(_part(rep, photo.attachment_id, past, PART, size + 7, total=size), 400, "Content-Range")
     # A total other than the metadata's.
-    _problem(_part(rep, photo.attachment_id, past, PART, 2 * PART - 1), 400, "byte_size")
+    problem(_part(rep, photo.attachment_id, past, PART, 2 * PART - 1), 400, "byte_size")
     # A body longer than its range says.
     longer = _part(
         rep, photo.attachment_id, CONTENT, PART, 2 * PART - 1, body=CONTENT[:PART] + b"x"
     )
-    _problem(longer, 400, "Content-Length")
+    problem(longer, 400, "Content-Length")
     # A range that is not one.
-    _problem(
+    problem(
         rep.client.put(
             f"/api/v1/attachments/{photo.attachment_id}/content",
             content=b"x",
@@ -157,7 +147,7 @@ def test_a_part_over_the_configured_limit_is_413(
     app.state.settings = settings.replace(attachment_max_bytes=1000)
     rep = device_for("rep_n1")
     photo = capture(rep, CONTENT)
-    body = _problem(_part(rep, photo.attachment_id, CONTENT, 0, 99), 413, "byte_size")
+    body = problem(_part(rep, photo.attachment_id, CONTENT, 0, 99), 413, "byte_size")
     assert body["max_bytes"] == 1000
 
 
@@ -168,7 +158,7 @@ def test_content_not_hashing_to_the_digest_is_refused_at_the_last_part_and_disca
     photo = capture(rep, CONTENT)
     tampered = CONTENT[:-1] + bytes([CONTENT[-1] ^ 1])
     assert _part(rep, photo.attachment_id, tampered, 0, 2 * PART - 1).status_code == 202
-    _problem(_part(rep, photo.attachment_id, tampered, 2 * PART, len(CONTENT) - 1), 400, "sha256")
+    problem(_part(rep, photo.attachment_id, tampered, 2 * PART, len(CONTENT) - 1), 400, "sha256")
     assert blobs.stored() == [] and list(blobs.tmp.iterdir()) == []
     assert _offset(rep, photo.attachment_id) == 0
     # The right bytes, sent again from the start, are stored.
@@ -184,14 +174,14 @@ def test_every_part_and_the_offset_follow_the_access_rules_of_the_whole_upload(
     assert _part(rep, photo.attachment_id, CONTENT, 0, PART - 1).status_code == 202
     for name in ("rep_s1", "rep_n2"):  # another region; the same region's other territory
         other = device_for(name)
-        _problem(_part(other, photo.attachment_id, CONTENT, PART, 2 * PART - 1), 404)
+        problem(_part(other, photo.attachment_id, CONTENT, PART, 2 * PART - 1), 404)
         status = other.client.get(
             f"/api/v1/attachments/{photo.attachment_id}/upload", headers=other.headers
         )
-        _problem(status, 404)
+        problem(status, 404)
     manager = device_for("mgr_north")
-    _problem(_part(manager, photo.attachment_id, CONTENT, PART, 2 * PART - 1), 403)
-    _problem(
+    problem(_part(manager, photo.attachment_id, CONTENT, PART, 2 * PART - 1), 403)
+    problem(
         manager.client.get(
             f"/api/v1/attachments/{photo.attachment_id}/upload", headers=manager.headers
         ),
@@ -201,7 +191,7 @@ def test_every_part_and_the_offset_follow_the_access_rules_of_the_whole_upload(
         wrong = _part(
             rep, photo.attachment_id, CONTENT, PART, 2 * PART - 1, **{"Content-Type": media_type}
         )
-        _problem(wrong, 415, "Content-Type")
+        problem(wrong, 415, "Content-Type")
     assert _partial(blobs, photo.attachment_id) == CONTENT[:PART]
 
 
@@ -218,7 +208,7 @@ def test_content_already_held_answers_complete_and_a_late_part_learns_so(
     )
     assert whole.status_code == 201, whole.text
     assert _offset(rep, second.attachment_id) == len(CONTENT)
-    body = _problem(_part(rep, second.attachment_id, CONTENT, PART, 2 * PART - 1), 409)
+    body = problem(_part(rep, second.attachment_id, CONTENT, PART, 2 * PART - 1), 409)
     assert body["offset"] == len(CONTENT)
     assert blobs.stored() == [digest(CONTENT)]
 
