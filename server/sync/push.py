@@ -1031,37 +1031,40 @@ async def _record(
     loser_users = await _device_users(
         session, {c["discarded_origin"] for c in conflicts if c["discarded_origin"]}
     )
-    for conflict in conflicts:
-        loser = conflict["discarded_origin"]
-        record = ConflictRecord(
+    records = [
+        ConflictRecord(
             at=now,
-            loser_user_id=loser_users.get(loser),
+            loser_user_id=loser_users.get(conflict["discarded_origin"]),
             region_id=principal.region_id,
             **conflict,
         )
-        session.add(record)
-        await session.flush()
-        if loser in loser_users:
-            # The notice travels in the loser's pull stream, addressed to that device alone.
-            notice = {"conflict_id": record.id, "id": conflict["record_id"], **conflict}
-            notice.pop("record_id")
-            stmt = log_insert(session.get_bind().dialect.name)
-            await session.execute(
-                stmt,
-                [
-                    {
-                        "at": now,
-                        "entity": conflict["entity"],
-                        "record_id": conflict["record_id"],
-                        "op": "conflict",
-                        "version": 0,
-                        "data": notice,
-                        "device_id": loser,
-                        "public": False,
-                        "origin_device_id": principal.device_id,
-                    }
-                ],
-            )
+        for conflict in conflicts
+    ]
+    session.add_all(records)
+    await session.flush()  # one INSERT for all of them; the notices name their ids
+    notices = []
+    for conflict, record in zip(conflicts, records, strict=True):
+        loser = conflict["discarded_origin"]
+        if loser not in loser_users:
+            continue
+        # The notice travels in the loser's pull stream, addressed to that device alone.
+        notice = {"conflict_id": record.id, "id": conflict["record_id"], **conflict}
+        notice.pop("record_id")
+        notices.append(
+            {
+                "at": now,
+                "entity": conflict["entity"],
+                "record_id": conflict["record_id"],
+                "op": "conflict",
+                "version": 0,
+                "data": notice,
+                "device_id": loser,
+                "public": False,
+                "origin_device_id": principal.device_id,
+            }
+        )
+    if notices:
+        await session.execute(log_insert(session.get_bind().dialect.name), notices)
 
 
 def _storable(value: Any) -> Any:
