@@ -169,6 +169,20 @@ def _stamp_state(obj: Any, status: str, stamp: str, states: set[str], now: datet
         setattr(obj, stamp, None)
 
 
+# Statements of the push's hot path are built once: building one costs more than running it.
+_LIVE_LINES = select(OrderLine).where(
+    OrderLine.order_id == bindparam("order_id"), OrderLine.deleted_at.is_(None)
+)
+_LIST_PRICES = select(Product.id, Product.list_price).where(
+    Product.id.in_(bindparam("ids", expanding=True))
+)
+_LIST_ENTRIES = select(Price.product_id, Price.unit_price).where(
+    Price.price_list_id == bindparam("price_list"),
+    Price.product_id.in_(bindparam("ids", expanding=True)),
+    Price.deleted_at.is_(None),
+)
+
+
 async def _lines(
     session: AsyncSession, order: Order, touched: list[SyncableMixin]
 ) -> list[OrderLine]:
@@ -178,13 +192,7 @@ async def _lines(
     stored = (
         ()
         if state.transient or state.pending
-        else (
-            await session.execute(
-                select(OrderLine).where(
-                    OrderLine.order_id == order.id, OrderLine.deleted_at.is_(None)
-                )
-            )
-        ).scalars()
+        else (await session.execute(_LIVE_LINES, {"order_id": order.id})).scalars()
     )
     lines = {line.id: line for line in stored}
     for obj in touched:
@@ -225,17 +233,11 @@ async def price_draft(session: AsyncSession, order: Order, lines: list[OrderLine
     if missing:
         for product_id in missing:
             known.setdefault((price_list, product_id), None)
-        for product_id, list_price in await session.execute(
-            select(Product.id, Product.list_price).where(Product.id.in_(missing))
-        ):
+        for product_id, list_price in await session.execute(_LIST_PRICES, {"ids": missing}):
             known[(None, product_id)] = list_price
         if price_list is not None:
             for product_id, unit_price in await session.execute(
-                select(Price.product_id, Price.unit_price).where(
-                    Price.price_list_id == price_list,
-                    Price.product_id.in_(missing),
-                    Price.deleted_at.is_(None),
-                )
+                _LIST_ENTRIES, {"price_list": price_list, "ids": missing}
             ):
                 known[(price_list, product_id)] = unit_price
     prices: dict[str, Decimal] = {}
@@ -323,11 +325,15 @@ def _decimal(value: Any) -> Decimal | None:
 
 # Built once: constructing these expressions cost more than running them, on every visit
 # checked in through a push.
-def _rep_check_ins(rep_id: str, earliest: datetime, latest: datetime, batch_ids: list[str]) -> Any:
+def _rep_check_ins_statement() -> Any:
     """The rep's visits that can judge check-ins made between ``earliest`` and ``latest``: every
     check-in from the last located one before ``earliest`` (the first visit's previous fix) up to
     ``latest``, and any visit still open at ``earliest`` (an overlap, however old). The batch's
-    own visits are left out of that "last one before": the push holds their newer state."""
+    own visits (``batch_ids``) are left out of that "last one before": the push holds their
+    newer state."""
+    stamp = Visit.__table__.c.check_in_at.type
+    rep_id = bindparam("rep_id")
+    earliest, latest = bindparam("earliest", type_=stamp), bindparam("latest", type_=stamp)
     before = (
         select(func.max(Visit.check_in_at))
         .where(
@@ -335,7 +341,7 @@ def _rep_check_ins(rep_id: str, earliest: datetime, latest: datetime, batch_ids:
             Visit.check_in_at.is_not(None),
             Visit.check_in_at < earliest,
             Visit.check_in_lat.is_not(None),
-            Visit.id.not_in(batch_ids),
+            Visit.id.not_in(bindparam("batch_ids", expanding=True)),
         )
         .scalar_subquery()
     )
@@ -357,6 +363,9 @@ def _rep_check_ins(rep_id: str, earliest: datetime, latest: datetime, batch_ids:
             Visit.check_out_at > earliest,
         ),
     )
+
+
+_REP_CHECK_INS = _rep_check_ins_statement()
 
 
 class _CheckIn(NamedTuple):
@@ -406,7 +415,13 @@ async def verify_visits(
         ours = [v for v in at_hand.values() if v.rep_id == rep_id]
         times = [v.check_in_at for v in mine if v.check_in_at is not None]
         rows = await session.execute(
-            _rep_check_ins(rep_id, min(times), max(times), [v.id for v in ours])
+            _REP_CHECK_INS,
+            {
+                "rep_id": rep_id,
+                "earliest": min(times),
+                "latest": max(times),
+                "batch_ids": [v.id for v in ours],
+            },
         )
         others = {row.id: _CheckIn(*row) for row in rows}
         for v in ours:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.auth.models import Role
 from server.auth.principal import Principal
 from server.sync.entities import table_of
 from server.sync.models import SyncRecord, SyncScopeSum
@@ -112,13 +114,7 @@ async def scope_sums(session: AsyncSession, principal: Principal) -> list[ScopeC
     """Count and digest per entity of what the caller's scope holds now, from the kept sums.
     Entities whose records all left the scope are still named (count 0), so a device holding
     stale copies of them learns it."""
-    table = _SUMS
-    rows = await session.execute(
-        select(table.c.entity, table.c.count, table.c.digest).where(
-            scope_filter(principal.role, table)
-        ),
-        scope_params(principal),
-    )
+    rows = await session.execute(_scope_sums_statement(principal.role), scope_params(principal))
     counts: dict[str, int] = defaultdict(int)
     digests: dict[str, int] = defaultdict(int)
     for entity, count, digest in rows:
@@ -128,6 +124,14 @@ async def scope_sums(session: AsyncSession, principal: Principal) -> list[ScopeC
         ScopeChecksum(entity=entity, count=counts[entity], digest=f"{digests[entity]:016x}")
         for entity in sorted(counts)
     ]
+
+
+@cache
+def _scope_sums_statement(role: Role) -> Any:
+    """Built once per role: every sync reads the sums, and building the statement cost more
+    than running it."""
+    table = _SUMS
+    return select(table.c.entity, table.c.count, table.c.digest).where(scope_filter(role, table))
 
 
 def _fold_rows(rows: Iterable[Any]) -> dict[Combo, tuple[int, int]]:
