@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, inspect, or_, select
+from sqlalchemy import BindParameter, bindparam, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import get_history
 
@@ -332,7 +332,7 @@ def _rep_check_ins_statement() -> Any:
     own visits (``batch_ids``) are left out of that "last one before": the push holds their
     newer state."""
     stamp = Visit.__table__.c.check_in_at.type
-    rep_id = bindparam("rep_id")
+    rep_id: BindParameter[str] = bindparam("rep_id")
     earliest, latest = bindparam("earliest", type_=stamp), bindparam("latest", type_=stamp)
     before = (
         select(func.max(Visit.check_in_at))
