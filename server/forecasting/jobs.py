@@ -97,12 +97,16 @@ async def start_pool_warming(app: Litestar) -> None:
 
 
 async def stop_pool(app: Litestar) -> None:
-    """Stop the warming (it ends after the round of workers it waits for) and the pool, and
-    wait for the pool's processes to exit."""
+    """Stop the warming and the pool, and wait for the pool's processes to exit. A pool still
+    warming up has its workers ended rather than waited for: a server stopped soon after its
+    start does not wait out their warm-up."""
     warming = getattr(app.state, "forecast_pool", None)
     if not isinstance(warming, PoolWarming):
         return
     app.state.forecast_pool = None
     warming.stop.set()
+    if not warming.task.done():
+        await asyncio.to_thread(shutdown_pool, terminate=True)
     await asyncio.wait([warming.task])
+    # The warming may have started a pool after the stop above was decided.
     await asyncio.to_thread(shutdown_pool)

@@ -940,14 +940,19 @@ def pool_processes() -> list[int]:
     return sorted(pid for pid, process in processes.items() if process.is_alive())
 
 
-def shutdown_pool() -> None:
+def shutdown_pool(*, terminate: bool = False) -> None:
     """Stop the worker pool and wait for its processes to exit (work still queued is dropped).
-    A later ``forecast_many`` starts a new pool."""
+    ``terminate``: end the workers at once instead of letting them finish what they run (a
+    warm-up: they hold nothing yet). A later ``forecast_many`` starts a new pool."""
     global _POOL, _POOL_WORKERS
     with _POOL_LOCK:
         pool, _POOL, _POOL_WORKERS = _POOL, None, 0
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+    if pool is None:
+        return
+    if terminate:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def forecast_one(
