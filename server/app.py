@@ -187,9 +187,12 @@ def _default_start_hooks(settings: Settings) -> list[LifespanHook]:
 
     hooks: list[LifespanHook] = [start_dispatcher]
     if settings.scheduler_enabled:
+        from server.forecasting.jobs import start_pool_warming
         from server.jobs.scheduler import start_scheduler
 
-        hooks.append(start_scheduler)
+        # The nightly forecast recompute's worker pool starts in the background now, so that
+        # the first recompute of this process does not pay for its start.
+        hooks.extend([start_pool_warming, start_scheduler])
     return hooks
 
 
@@ -198,7 +201,9 @@ def _default_stop_hooks(settings: Settings) -> list[LifespanHook]:
 
     hooks: list[LifespanHook] = [stop_dispatcher]
     if settings.scheduler_enabled:
+        from server.forecasting.jobs import stop_pool
         from server.jobs.scheduler import stop_scheduler
 
-        hooks.append(stop_scheduler)
+        # Run in reverse: the scheduler (and a recompute it waits for) stops before the pool.
+        hooks.extend([stop_pool, stop_scheduler])
     return hooks

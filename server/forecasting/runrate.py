@@ -49,10 +49,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
+import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
@@ -73,9 +76,13 @@ __all__ = [
     "SeriesForecast",
     "classify",
     "combination_weights",
+    "default_workers",
     "forecast_many",
     "forecast_one",
     "mase_scale",
+    "pool_processes",
+    "shutdown_pool",
+    "start_pool",
     "warm_up",
 ]
 
@@ -844,27 +851,38 @@ def _forecast_batch(
 
 _POOL: ProcessPoolExecutor | None = None
 _POOL_WORKERS = 0
+_POOL_LOCK = threading.Lock()
+"""Held while the pool is created or shut down: a server warms it in a thread of its own while
+a recompute (another thread) may ask for it."""
+
+
+def default_workers() -> int:
+    """How many processes ``forecast_many`` spreads a large batch over by default: every core."""
+    return os.cpu_count() or 1
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """One pool per process, started on first use and kept: each worker pays the library's
-    import once, not once per recompute."""
+    """One pool per process, started on first use (or by ``start_pool``) and kept: each worker
+    pays the library's import once, not once per recompute."""
     global _POOL, _POOL_WORKERS
-    if _POOL is None or workers != _POOL_WORKERS:
-        import multiprocessing
+    with _POOL_LOCK:
+        if _POOL is None or workers != _POOL_WORKERS:
+            import multiprocessing
 
-        if _POOL is not None:
-            _POOL.shutdown(wait=False)
-        # forkserver, not fork: the server process runs an event loop and database pools that a
-        # forked child must not inherit.
-        context = multiprocessing.get_context("forkserver")
-        # The fork server imports the library once and every worker forks from it with the
-        # import done, instead of each worker importing it again (1.6 s of CPU apiece). (It only
-        # takes effect if this process has not started its fork server yet.)
-        context.set_forkserver_preload(["server.forecasting.runrate", "statsforecast.models"])
-        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=warm_up)
-        _POOL_WORKERS = workers
-    return _POOL
+            if _POOL is not None:
+                _POOL.shutdown(wait=False)
+            # forkserver, not fork: the server process runs an event loop and database pools
+            # that a forked child must not inherit.
+            context = multiprocessing.get_context("forkserver")
+            # The fork server imports the library once and every worker forks from it with the
+            # import done, instead of each worker importing it again (1.6 s of CPU apiece). (It
+            # only takes effect if this process has not started its fork server yet.)
+            context.set_forkserver_preload(["server.forecasting.runrate", "statsforecast.models"])
+            _POOL = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=warm_up
+            )
+            _POOL_WORKERS = workers
+        return _POOL
 
 
 def warm_up() -> None:
@@ -872,6 +890,69 @@ def warm_up() -> None:
     loading it."""
     y = 100.0 + 10.0 * np.sin(np.arange(30) * 2 * np.pi / 12) + np.arange(30)
     _forecast(y, 6, 12, "auto")
+
+
+def _worker_ready() -> int:
+    # Long enough that a worker done warming up does not take every task of a round while
+    # another is still warming.
+    time.sleep(0.05)
+    return os.getpid()
+
+
+def start_pool(
+    workers: int | None = None, *, stop: threading.Event | None = None, timeout_s: float = 120.0
+) -> bool:
+    """Start the worker pool ``forecast_many`` uses and wait until every worker has warmed up
+    (the fork server's import of the library, then ``warm_up`` in each worker), so that the
+    first recompute of a process does not pay for it. Blocking: a server calls it in a thread.
+    Gives up when ``stop`` is set (the server is stopping) or after ``timeout_s``; False when
+    the pool did not start (it then starts on first use, as without warming)."""
+    workers = default_workers() if workers is None else workers
+    if workers <= 1:
+        return True  # forecast_many runs in this process: nothing to start
+    deadline = time.monotonic() + timeout_s
+    ready: set[int] = set()
+    try:
+        while len(ready) < workers:
+            if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
+                return False
+            pool = _pool(workers)
+            futures = [pool.submit(_worker_ready) for _ in range(workers)]
+            for future in futures:
+                ready.add(future.result(timeout=max(0.0, deadline - time.monotonic())))
+    except TimeoutError:
+        return False  # still starting: the pool is kept, and the first recompute waits for it
+    except (BrokenProcessPool, OSError, RuntimeError, CancelledError):
+        # As in forecast_many: a pool that cannot start is not an error of the server; the
+        # recompute falls back to this process.
+        _reset_pool()
+        return False
+    return True
+
+
+def pool_processes() -> list[int]:
+    """Process ids of the pool's live workers (empty when no pool is running)."""
+    with _POOL_LOCK:
+        pool = _POOL
+    if pool is None:
+        return []
+    processes = dict(getattr(pool, "_processes", None) or {})
+    return sorted(pid for pid, process in processes.items() if process.is_alive())
+
+
+def shutdown_pool(*, terminate: bool = False) -> None:
+    """Stop the worker pool and wait for its processes to exit (work still queued is dropped).
+    ``terminate``: end the workers at once instead of letting them finish what they run (a
+    warm-up: they hold nothing yet). A later ``forecast_many`` starts a new pool."""
+    global _POOL, _POOL_WORKERS
+    with _POOL_LOCK:
+        pool, _POOL, _POOL_WORKERS = _POOL, None, 0
+    if pool is None:
+        return
+    if terminate:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def forecast_one(
@@ -895,9 +976,7 @@ def forecast_many(
         raise ValueError(f"unknown forecasting method {method!r}")
     arrays = [np.asarray(s, dtype=float) for s in series]
     if workers is None:
-        import os
-
-        workers = os.cpu_count() or 1
+        workers = default_workers()
     if workers <= 1 or len(arrays) < _PARALLEL_MIN:
         return _forecast_batch(arrays, horizon, season, method)
     size = max(8, math.ceil(len(arrays) / (workers * 4)))
@@ -918,6 +997,7 @@ def forecast_many(
 
 def _reset_pool() -> None:
     global _POOL, _POOL_WORKERS
-    if _POOL is not None:
-        _POOL.shutdown(wait=False, cancel_futures=True)
-    _POOL, _POOL_WORKERS = None, 0
+    with _POOL_LOCK:
+        pool, _POOL, _POOL_WORKERS = _POOL, None, 0
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)

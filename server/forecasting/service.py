@@ -22,6 +22,7 @@ from server.audit.service import record as audit
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.db.base import utcnow
+from server.db.direct import insert_rows_async
 from server.errors import BadRequest, Forbidden, NotFound
 from server.forecasting.engine import ALGORITHM_VERSION, Computed, compute
 from server.forecasting.inputs import (
@@ -49,6 +50,7 @@ from server.forecasting.periods import (
     periods_between,
 )
 from server.forecasting.runrate import SeriesForecast
+from server.sync.entities import table_of
 from sync.ids import new_id
 
 __all__ = [
@@ -86,6 +88,13 @@ _VALUE_FIELDS = (
     "horizon",
     "region_id",
 )
+
+
+# A first recompute (and the first of each month or week) inserts a row per series and six per
+# forecast: 15,554 rows for 1,000 reps. Handed to the driver's executemany, compiled once,
+# instead of through the ORM's bulk insert and unit of work, which cost more than the database.
+_INSERT_FORECAST = insert(table_of(Forecast))
+_INSERT_STATE = insert(table_of(ForecastSeriesState))
 
 
 class RunSummary(msgspec.Struct, kw_only=True):
@@ -189,6 +198,7 @@ async def recompute(
         )
         total += len(outcome.fits)
         refit += len(outcome.refit)
+        new_states: list[dict[str, Any]] = []
         for key in outcome.refit:
             digest, fit = outcome.fits[key]
             fit_json = {
@@ -198,18 +208,19 @@ async def recompute(
             }
             stored = states.get((key[0], key[1], granularity))
             if stored is None:
-                session.add(
-                    ForecastSeriesState(
-                        scope_type=key[0],
-                        scope_id=key[1],
-                        granularity=granularity,
-                        inputs_hash=digest,
-                        fit=fit_json,
-                        updated_at=now,
-                    )
+                new_states.append(
+                    {
+                        "scope_type": key[0],
+                        "scope_id": key[1],
+                        "granularity": granularity,
+                        "inputs_hash": digest,
+                        "fit": fit_json,
+                        "updated_at": now,
+                    }
                 )
             else:
                 stored.inputs_hash, stored.fit, stored.updated_at = digest, fit_json, now
+        await insert_rows_async(session, _INSERT_STATE, new_states)
         written += await store_rows(
             session, run.id, granularity, origins[granularity], outcome.rows, now
         )
@@ -336,8 +347,7 @@ async def store_rows(
                     "components": row.components,
                 }
             )
-    if fresh:
-        await session.execute(insert(Forecast), fresh)
+    await insert_rows_async(session, _INSERT_FORECAST, fresh)
     if changed:
         await session.execute(update(Forecast), changed)
     return len(changed) + len(fresh)
