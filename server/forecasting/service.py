@@ -121,13 +121,18 @@ async def recompute(
     (same origin) only scores; otherwise a series whose history hashes as before keeps its fit,
     and rows whose values did not change are not rewritten. ``force`` refits everything."""
     started = time.perf_counter()
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    if dialect == "postgresql":
         await session.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_ID})"))
+    # On SQLite one transaction writes at a time, and devices' pushes queue behind it: the
+    # inputs are read and every series fitted (seconds of CPU) in a reader's transaction,
+    # which holds no write lock, and only the writing takes one.
+    reading_apart = dialect == "sqlite" and not session.in_transaction()
+    if reading_apart:
+        await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
     origins = {g: period_of(now, g) for g in granularities}
     run = ForecastRun(trigger=trigger, origin=origins.get("month", next(iter(origins.values()))))
     run.started_at = now
-    session.add(run)
-    await session.flush()
 
     opportunities = await load_opportunities(session)
     sales = await load_sales(
@@ -157,14 +162,12 @@ async def recompute(
     total = refit = written = scored = 0
     if force:
         previous = None
+    unchanged: dict[str, dict[Key, Any]] = {}
     if previous is not None:
         # Nothing the forecasts depend on changed since that run: keep them, only score.
         total = previous.series_total
         for granularity in granularities:
-            history = await _stored_history(session, granularity, sales[granularity])
-            scored += await _score(
-                session, granularity, origins[granularity], sales[granularity].start, history, now
-            )
+            unchanged[granularity] = await _stored_history(session, granularity, sales[granularity])
         granularities = ()
     states = (
         {
@@ -174,20 +177,18 @@ async def recompute(
         if granularities
         else {}
     )
-    if force:
-        for state in states.values():
-            state.inputs_hash = ""
+    outcomes = {}
     for granularity in granularities:
         cached: dict[Key, tuple[str, SeriesForecast]] = {}
         for (scope_type, scope_id, g), state in states.items():
             if g == granularity:
                 cached[(scope_type, scope_id)] = (
-                    state.inputs_hash,
+                    "" if force else state.inputs_hash,
                     SeriesForecast.from_json(state.fit["forecast"]),
                 )
         # Off the event loop: fitting every series takes seconds to minutes of CPU (in worker
         # processes, waited for here), and a server answers its devices meanwhile.
-        outcome = await asyncio.to_thread(
+        outcomes[granularity] = await asyncio.to_thread(
             compute,
             tree,
             sales[granularity],
@@ -196,6 +197,19 @@ async def recompute(
             horizon=HORIZON,
             cached=cached,
         )
+
+    if reading_apart:
+        await session.commit()  # ends the reader's transaction; the next one writes
+    session.add(run)
+    await session.flush()
+    if force:
+        for state in states.values():
+            state.inputs_hash = ""
+    for granularity, history in unchanged.items():
+        scored += await _score(
+            session, granularity, origins[granularity], sales[granularity].start, history, now
+        )
+    for granularity, outcome in outcomes.items():
         total += len(outcome.fits)
         refit += len(outcome.refit)
         new_states: list[dict[str, Any]] = []

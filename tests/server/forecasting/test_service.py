@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -10,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.models import Role
 from server.auth.principal import Principal
+from server.db.engine import create_engine, create_sessionmaker
+from server.forecasting import service
+from server.forecasting.engine import compute
 from server.forecasting.models import Forecast, ForecastAdjustment, ForecastScore
-from server.forecasting.service import add_adjustment
+from server.forecasting.service import RunSummary, add_adjustment
 from server.orders.models import Order
 from tests.seed import World, run_db
 from tests.server.forecasting.history import NOW, monthly
@@ -214,3 +219,47 @@ def test_a_forced_recompute_refits_every_series_and_changes_nothing(store: Store
     )
     assert forced.series_refit == 11
     assert forced.forecasts_written == 0
+
+
+def test_devices_write_while_the_recompute_fits_its_series(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fitting every series takes seconds; a push arriving meanwhile must not wait for it (on
+    SQLite one transaction writes at a time)."""
+    world = forecast_world(store.url)
+    written_meanwhile: list[str] = []
+
+    async def main() -> RunSummary:
+        engine = create_engine(store.url, null_pool=True)
+        sessions = create_sessionmaker(engine)
+        loop = asyncio.get_running_loop()
+
+        async def push_an_order() -> None:
+            async with sessions() as session:
+                order = Order(
+                    account_id=world.accounts["N1"][0],
+                    rep_id=world.user("rep_n1"),
+                    status="draft",
+                    total=Decimal("10"),
+                )
+                session.add(order)
+                await session.commit()
+                written_meanwhile.append(order.id)
+
+        def fitting(*args: Any, **kwargs: Any) -> Any:
+            asyncio.run_coroutine_threadsafe(push_an_order(), loop).result(timeout=5)
+            return compute(*args, **kwargs)
+
+        monkeypatch.setattr(service, "compute", fitting)
+        try:
+            async with sessions() as session:
+                summary = await service.recompute(session, now=NOW, trigger="test", force=True)
+                await session.commit()
+                return summary
+        finally:
+            await engine.dispose()
+
+    summary = asyncio.run(main())
+    assert len(written_meanwhile) == 2  # month and week, each fitted while a device wrote
+    assert summary.series_refit == summary.series_total > 0
+    assert _forecasts(store.url, run_id=summary.run_id)
