@@ -99,6 +99,7 @@ _Int64 = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
 _NO_NUL = "^[^\x00]*$"
 _Key = Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)]
 _ScopeKey = Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)]
+_Branch = Annotated[int, msgspec.Meta(ge=0, le=15)]
 
 
 class Cursor(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -113,7 +114,10 @@ class Cursor(msgspec.Struct, kw_only=True, omit_defaults=True):
     k: _ScopeKey | None = None
     """The caller's scope key when issued (sync cursors only)."""
     b: list[_Key] | None = None
-    """Bootstrap in progress: [entity, last record id] of the snapshot read so far."""
+    """Bootstrap in progress: [entity, last record id] read so far in scope branch ``a``."""
+    a: _Branch = 0
+    """Bootstrap in progress: which of the caller's scope branches the snapshot is reading (it
+    reads them one after another, server/sync/pull.py)."""
     e: _Key | None = None
     """Bootstrap restricted to one entity (a checksum repair)."""
 

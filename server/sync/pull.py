@@ -1,10 +1,11 @@
 """Serving pulls: a bootstrap snapshot of the caller's scope for a new device, then the change
 log after its cursor, both filtered by the same scope keys (server/sync/scope.py).
 
-A snapshot is read from ``sync_records`` in (entity, id) pages while the change log keeps
-moving; the cursor handed over at its end is the log position taken *before* the first page, so
-every change that raced the snapshot is replayed afterwards (devices apply a record only if its
-version is not older than theirs, so the replay never regresses a row).
+A snapshot is read from ``sync_records`` one scope branch after another, each in (entity, id)
+pages, while the change log keeps moving; the cursor handed over at its end is the log position
+taken *before* the first page, so every change that raced the snapshot is replayed afterwards
+(devices apply a record only if its version is not older than theirs, so the replay never
+regresses a row).
 """
 
 from __future__ import annotations
@@ -15,7 +16,19 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Text, and_, bindparam, case, cast, null, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    not_,
+    null,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.models import Role
@@ -29,7 +42,6 @@ from server.sync.log import (
     LogRow,
     check_horizon,
     decode_cursor,
-    distinct_adjacent,
     encode_cursor,
     head_position,
     read_branches,
@@ -114,22 +126,40 @@ async def _snapshot_page(
     params = scope_params(principal)
     if position.e is not None:
         params[_SNAPSHOT_ENTITY] = position.e
-    if position.b:
-        params[_AFTER_ENTITY], params[_AFTER_ID] = position.b
-    # One ordered stream per scope branch, merged: each branch walks its own index in
-    # (entity, record_id) order, so a page costs its own rows, where a single OR query
-    # must collect and sort the whole rest of the scope for every page.
-    rows = await read_branches(
-        session,
-        _snapshot_columns(raw_json),
-        _snapshot_conditions(position.e is not None, bool(position.b)),
-        scope_branches(principal.role, table),
-        ("entity", "record_id"),
-        limit + 1,
-        params,
-        reuse=True,
-    )
-    page = distinct_adjacent(rows, 2)[:limit]
+    branches = scope_branches(principal.role, table)
+    columns = _snapshot_columns(raw_json)
+    branch, after = position.a, position.b or []
+    page: list[Any] = []
+    next_position: Cursor | None = None
+    # The scope's branches are read one after another, each through its own index in
+    # (entity, record_id) order, skipping records an earlier branch has already sent. A page
+    # costs its own rows: merging the branches in one order made every page read a page's
+    # worth from each branch (the territory's tickets on every page of the rep's orders) and
+    # the records on two branches twice.
+    while branch < len(branches):
+        if after:
+            params[_AFTER_ENTITY], params[_AFTER_ID] = after
+        want = limit - len(page)
+        rows = await read_branches(
+            session,
+            columns,
+            _snapshot_conditions(principal.role, branch, position.e is not None, bool(after)),
+            (branches[branch],),
+            ("entity", "record_id"),
+            want + 1,
+            params,
+            reuse=True,
+        )
+        page.extend(rows[:want])
+        if len(rows) > want:
+            last_entity, last_id, *_ = page[-1]
+            next_position = msgspec.structs.replace(position, a=branch, b=[last_entity, last_id])
+            break
+        branch, after = branch + 1, []
+        if len(page) == limit and branch < len(branches):
+            # Full, and the next branch not looked at yet: it starts the next page.
+            next_position = msgspec.structs.replace(position, a=branch, b=[])
+            break
     # Stored items go into the page as they are (msgspec.Raw encodes as its own bytes). Rows
     # are (entity, record_id, version, packed, data), read by position: a page is thousands of
     # them, and unpacking each into names cost a tenth of building it.
@@ -144,15 +174,12 @@ async def _snapshot_page(
         else Change(entity=row[0], id=row[1], op="upsert", version=row[2], fields=next(bodies))
         for row in page
     ]
-    if len(rows) > limit:
-        # The page ends at its last record; copies of it beyond the limit are skipped next time.
-        last_entity, last_id, *_ = page[-1]
-        next_position = msgspec.structs.replace(position, b=[last_entity, last_id])
+    if next_position is not None:
         more = True
     else:
         # Snapshot done: continue from the log position taken before it began. A one-entity
         # re-fetch ends here; the device goes on with its own cursor.
-        next_position = msgspec.structs.replace(position, b=None, e=None)
+        next_position = msgspec.structs.replace(position, a=0, b=None, e=None)
         more = position.e is None
     return PullPage(
         # msgspec writes a Raw out as it is: each one is a PullItem, encoded in advance.
@@ -191,9 +218,13 @@ def _snapshot_columns(raw_json: bool) -> tuple[Any, ...]:
 
 
 @cache
-def _snapshot_conditions(one_entity: bool, after: bool) -> tuple[ColumnElement[bool], ...]:
-    """The snapshot's conditions, built once per shape with their values as parameters, so
-    that its statements are kept (``read_branches``, ``reuse``)."""
+def _snapshot_conditions(
+    role: Role, branch: int, one_entity: bool, after: bool
+) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a snapshot's read of one scope branch, besides the branch's own, built
+    once per shape with their values as parameters, so that its statements are kept
+    (``read_branches``, ``reuse``): records that an earlier branch of the role's scope matches
+    are left out, as that branch has sent them."""
     table = SyncRecord.__table__
     conditions: list[ColumnElement[bool]] = [table.c.deleted.is_(False)]
     if one_entity:
@@ -203,6 +234,11 @@ def _snapshot_conditions(one_entity: bool, after: bool) -> tuple[ColumnElement[b
             tuple_(table.c.entity, table.c.record_id)
             > tuple_(bindparam(_AFTER_ENTITY), bindparam(_AFTER_ID))
         )
+    # A comparison with a NULL key is NULL, which NOT keeps NULL: coalesced, it reads "not on
+    # that branch".
+    conditions.extend(
+        not_(func.coalesce(earlier, false())) for earlier in scope_branches(role, table)[:branch]
+    )
     return tuple(conditions)
 
 
