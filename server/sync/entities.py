@@ -51,10 +51,8 @@ def model_for(entity: str) -> type[SyncableMixin] | None:
     return syncable_models().get(entity)
 
 
-@cache
 def mapper_of(model: type[SyncableMixin]) -> Mapper[SyncableMixin]:
-    """The mapper of a syncable model (``inspect`` cannot type a class known by its mixin).
-    Kept: a push asks it for every record it creates."""
+    """The mapper of a syncable model (``inspect`` cannot type a class known by its mixin)."""
     mapper: Mapper[SyncableMixin] = inspect(model)
     return mapper
 
